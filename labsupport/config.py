@@ -1,0 +1,140 @@
+"""LabConfig: every setting of the lab, read from LAB_* environment variables with defaults.
+
+A bad value raises ConfigError with one line naming the variable and what it accepts.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+#: The public images a learner's machine pulls; CI and offline classrooms set lab-made ones instead.
+DEFAULT_REGISTRY_IMAGE = "registry:2"
+DEFAULT_BASE_IMAGE = "busybox:1.36"
+
+# A registry path component (distribution's grammar): lowercase alphanumerics joined by . _ __ or dashes.
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+_HOSTPORT = re.compile(r"^(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\])(?::(?P<port>[0-9]{1,5}))?$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (where notebooks/ is), else the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "notebooks").is_dir() or (here / "pyproject.toml").is_file():
+        return here
+    return Path.cwd()
+
+
+def learner_from_user(user: str) -> str:
+    """Turn an OS user name into a valid registry path component (lowercase; other characters to '-')."""
+    name = re.sub(r"[^a-z0-9]+", "-", user.lower()).strip("-")
+    return name or "learner"
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """The lab's settings. Build it with `LabConfig.from_env()`; every field has a default."""
+
+    registry: str                 # host:port the Docker engine pushes to (LAB_REGISTRY)
+    registry_url: str             # base URL of labsupport's own HTTP calls (LAB_REGISTRY_URL)
+    learner: str                  # the learner's namespace in the registry (LAB_LEARNER)
+    registry_image: str           # image the registry container runs (LAB_REGISTRY_IMAGE)
+    base_image: str               # base image of the course's apps (LAB_BASE_IMAGE)
+    state_dir: Path               # the lab's own files: password, htpasswd, progress (LAB_STATE_DIR)
+    container: str = "lab-registry"         # registry container name (LAB_CONTAINER)
+    volume: str = "lab-registry-data"       # named volume for the registry's data (LAB_VOLUME)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LabConfig:
+        """Read every LAB_* variable from `env` (default: os.environ), validating each."""
+        env = os.environ if env is None else env
+
+        registry = env.get("LAB_REGISTRY", "").strip() or "localhost:5000"
+        match = _HOSTPORT.match(registry)
+        if not match or "/" in registry or (match["port"] and not 0 < int(match["port"]) < 65536):
+            raise ConfigError("LAB_REGISTRY", registry, "host:port such as localhost:5000 (no scheme, no path)")
+
+        registry_url = env.get("LAB_REGISTRY_URL", "").strip() or f"http://{registry}"
+        if not re.match(r"^https?://[^/\s]+/?$", registry_url):
+            raise ConfigError("LAB_REGISTRY_URL", registry_url, "an http:// or https:// base URL without a path")
+
+        learner = env.get("LAB_LEARNER", "").strip()
+        if learner:
+            if len(learner) > 64 or not _COMPONENT.match(learner):
+                raise ConfigError("LAB_LEARNER", learner,
+                                  "a lowercase name of letters, digits and single . _ - between them")
+        else:
+            learner = learner_from_user(_os_user())
+
+        images = {}
+        for var, default in (("LAB_REGISTRY_IMAGE", DEFAULT_REGISTRY_IMAGE), ("LAB_BASE_IMAGE", DEFAULT_BASE_IMAGE)):
+            value = env.get(var, "").strip() or default
+            if any(c.isspace() for c in value) or value.startswith(("-", "/", ":")):
+                raise ConfigError(var, value, "an image reference such as " + default)
+            images[var] = value
+
+        state = env.get("LAB_STATE_DIR", "").strip()
+        state_dir = Path(state).expanduser() if state else repo_root() / ".lab"
+        if state_dir.exists() and not state_dir.is_dir():
+            raise ConfigError("LAB_STATE_DIR", str(state_dir), "a folder path (it is created if missing)")
+
+        names = {}
+        for var, default in (("LAB_CONTAINER", "lab-registry"), ("LAB_VOLUME", "lab-registry-data")):
+            value = env.get(var, "").strip() or default
+            if not _NAME.match(value):
+                raise ConfigError(var, value, "a container/volume name of letters, digits, _ . -")
+            names[var] = value
+
+        return cls(
+            registry=registry,
+            registry_url=registry_url.rstrip("/"),
+            learner=learner,
+            registry_image=images["LAB_REGISTRY_IMAGE"],
+            base_image=images["LAB_BASE_IMAGE"],
+            state_dir=state_dir.resolve(),
+            container=names["LAB_CONTAINER"],
+            volume=names["LAB_VOLUME"],
+        )
+
+    @property
+    def host(self) -> str:
+        """The registry's host name without the port."""
+        return self.registry.rsplit(":", 1)[0] if self.registry.count(":") == 1 else self.registry
+
+    @property
+    def port(self) -> int:
+        """The port the registry is published on (5000 when LAB_REGISTRY names none)."""
+        if self.registry.count(":") == 1:
+            return int(self.registry.rsplit(":", 1)[1])
+        return 443 if self.registry_url.startswith("https") else 80
+
+    def ref(self, repository: str, tag: str | None = None) -> str:
+        """An exercise reference in the learner's namespace: `<registry>/<learner>/<repository>[:tag]`."""
+        base = f"{self.registry}/{self.learner}/{repository}"
+        return f"{base}:{tag}" if tag else base
+
+    @property
+    def password_file(self) -> Path:
+        return self.state_dir / "password"
+
+    @property
+    def htpasswd_file(self) -> Path:
+        return self.state_dir / "auth" / "htpasswd"
+
+    @property
+    def progress_file(self) -> Path:
+        return self.state_dir / "progress.jsonl"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a bare container: a fixed, valid one
+        return "learner"
