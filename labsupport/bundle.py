@@ -1,0 +1,37 @@
+"""Carry the lab's images into a room without internet: `docker save` them into one file, `docker load` it there."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .config import LabConfig
+from .errors import LabError
+
+
+def _docker(*args: str) -> str:
+    try:
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=900)
+    except FileNotFoundError as exc:
+        raise LabError("the docker command is not on PATH", fix="install the Docker CLI") from exc
+    if result.returncode != 0:
+        raise LabError(f"docker {args[0]} failed: {result.stderr.strip()[:400]}", fix="labsupport doctor")
+    return result.stdout
+
+
+def save_bundle(config: LabConfig, file: str | Path) -> list[str]:
+    """Write the registry and base images into one tar file; the list of images saved."""
+    images = [config.registry_image, config.base_image]
+    for image in images:
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+            raise LabError(f"{image} is not on this machine, so it cannot be bundled",
+                           fix=f"docker pull {image} (or scripts/make-offline-images)")
+    _docker("save", "-o", str(file), *images)
+    return images
+
+
+def load_bundle(file: str | Path) -> str:
+    """Load a bundle written by save_bundle; the engine's own summary of what it loaded."""
+    if not Path(file).is_file():
+        raise LabError(f"no bundle file at {file}", fix="labsupport bundle save FILE on a machine with the images")
+    return _docker("load", "-i", str(file)).strip()

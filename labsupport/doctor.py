@@ -1,0 +1,187 @@
+"""`labsupport doctor`: every precondition of the course, one line each, with the command that fixes it.
+
+A finding is ok, warn (the course works, with a caveat) or fail (something blocks the course).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+
+from .config import LabConfig
+from .errors import LabError
+from .lab import Lab, connect_engine, probe
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_FREE_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the doctor's report."""
+
+    name: str
+    status: str           # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def engine_description(client) -> tuple[str, str]:
+    """(one-line description of the engine, its image store: "classic" or "containerd")."""
+    info = client.info()
+    version = client.version().get("Version", "?")
+    where = os.environ.get("DOCKER_HOST") or _current_context() or "the default socket"
+    store = image_store(info)
+    return f"Docker {version} at {where}, {store} image store", store
+
+
+def image_store(info: dict) -> str:
+    """"containerd" when the engine keeps images in containerd's snapshotters, else "classic"."""
+    for key, value in info.get("DriverStatus") or []:
+        if key == "driver-type" and "containerd" in str(value):
+            return "containerd"
+    return "classic"
+
+
+def _current_context() -> str:
+    try:
+        out = subprocess.run(["docker", "context", "show"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    name = out.stdout.strip()
+    return f"context {name!r}" if out.returncode == 0 and name else ""
+
+
+def buildkit_available() -> tuple[bool, str]:
+    """Whether `docker build` can use BuildKit here (the buildx plugin, or an older CLI's built-in BuildKit)."""
+    docker = shutil.which("docker")
+    if not docker:
+        return False, "no docker command on PATH"
+    try:
+        buildx = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=15)
+        if buildx.returncode == 0:
+            return True, "buildx " + buildx.stdout.split()[1] if len(buildx.stdout.split()) > 1 else "buildx"
+        version = subprocess.run([docker, "version", "--format", "{{.Client.Version}}"],
+                                 capture_output=True, text=True, timeout=15).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"could not ask the docker CLI: {exc}"
+    major = int(version.split(".")[0]) if version[:1].isdigit() else 0
+    if 18 <= major < 23:
+        return True, f"docker CLI {version} (DOCKER_BUILDKIT=1 docker build)"
+    return False, f"docker CLI {version} without the buildx plugin"
+
+
+def diagnose(config: LabConfig | None = None) -> list[Finding]:
+    """Run every check; none raises."""
+    config = config or LabConfig.from_env()
+    findings: list[Finding] = []
+    try:
+        client = connect_engine()
+    except LabError as exc:
+        findings.append(Finding("engine", FAIL, exc.message, exc.fix or ""))
+        findings.append(Finding("registry", FAIL, "not checked: the engine does not answer", "start the engine first"))
+        findings.extend(_registry_http(config))
+        return findings
+    description, _store = engine_description(client)
+    findings.append(Finding("engine", OK, description))
+    lab = Lab(config, client=client)
+    findings.append(_container(lab))
+    findings.extend(_registry_http(config))
+    findings.append(_credential(config))
+    findings.append(_base_image(client, config))
+    findings.append(_disk(config))
+    ok, detail = buildkit_available()
+    findings.append(Finding("buildkit", OK if ok else WARN, detail,
+                            "" if ok else "install the buildx plugin (only lesson 07's --secret demo needs it)"))
+    return findings
+
+
+def _container(lab: Lab) -> Finding:
+    status = lab.status()
+    name = lab.config.container
+    if status.container == "missing":
+        return Finding("registry", FAIL, f"no container {name}", "labsupport up")
+    if status.container != "running":
+        return Finding("registry", FAIL, f"container {name} is {status.container}", "labsupport up")
+    if status.health == "unhealthy":
+        return Finding("registry", FAIL, f"container {name} is running but unhealthy",
+                       f"docker logs {name}; then labsupport down && labsupport up")
+    health = f", {status.health}" if status.health else ""
+    return Finding("registry", OK, f"container {name} is running{health}")
+
+
+def _registry_http(config: LabConfig) -> list[Finding]:
+    answer = probe(config.registry_url)
+    if answer is None:
+        return [Finding("v2", FAIL, f"nothing answers at {config.registry_url}/v2/",
+                        "labsupport up (or set LAB_REGISTRY_URL to where the registry is)")]
+    challenge = answer.headers.get("www-authenticate", "")
+    if answer.status_code == 401 and challenge:
+        scheme = challenge.split()[0]
+        return [Finding("v2", OK, f"{config.registry_url}/v2/ answers 401 with a {scheme} challenge")]
+    if answer.status_code == 200:
+        return [Finding("v2", FAIL, f"{config.registry_url}/v2/ answers without asking for credentials",
+                        "something else serves this port: labsupport down && labsupport up")]
+    return [Finding("v2", FAIL, f"{config.registry_url}/v2/ answered {answer.status_code}", "labsupport doctor")]
+
+
+def _credential(config: LabConfig) -> Finding:
+    from .dockerconfig import load_credential, stored_registries
+
+    try:
+        credential = load_credential(config.registry)
+        stored = stored_registries()
+    except LabError as exc:
+        return Finding("login", FAIL, exc.message, exc.fix or "")
+    login = f"docker login {config.registry} -u {config.learner} (password: labsupport credentials)"
+    if credential is None:
+        aliases = [r for r in stored if _same_port_other_name(r, config.registry)]
+        if aliases:
+            return Finding("login", WARN, f"the Docker client holds a credential for {aliases[0]}, not for "
+                           f"{config.registry}: the two names are different keys", login)
+        return Finding("login", WARN, f"the Docker client holds no credential for {config.registry} "
+                       "(lesson 04 teaches the login)", login)
+    answer = probe(config.registry_url, (credential.username, credential.secret))
+    if answer is not None and answer.status_code == 200:
+        return Finding("login", OK, f"the Docker client's credential for {config.registry} is accepted")
+    return Finding("login", FAIL, f"the Docker client's credential for {config.registry} is rejected", login)
+
+
+def _same_port_other_name(stored: str, registry: str) -> bool:
+    loopback = {"localhost", "127.0.0.1", "[::1]"}
+    host_a, _, port_a = stored.rpartition(":")
+    host_b, _, port_b = registry.rpartition(":")
+    return port_a == port_b and host_a != host_b and host_a in loopback and host_b in loopback
+
+
+def _base_image(client, config: LabConfig) -> Finding:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(config.base_image)
+        return Finding("base-image", OK, f"{config.base_image} is present")
+    except ImageNotFound:
+        return Finding("base-image", WARN, f"{config.base_image} is not on this machine yet",
+                       f"docker pull {config.base_image} (offline: labsupport bundle load FILE)")
+
+
+def _disk(config: LabConfig) -> Finding:
+    folder = config.state_dir if config.state_dir.exists() else config.state_dir.parent
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    text = f"{free / 1024**3:.1f} GiB free where the lab keeps its state"
+    if free < MIN_FREE_BYTES:
+        return Finding("disk", WARN, text + " (the course needs about 2 GiB)",
+                       "free some space: docker system df; docker image prune")
+    return Finding("disk", OK, text)
+
+
+def blocking(findings: list[Finding]) -> bool:
+    return any(f.status == FAIL for f in findings)
+
+
+def as_json(findings: list[Finding]) -> list[dict]:
+    return [asdict(f) for f in findings]

@@ -1,0 +1,362 @@
+"""The lab's own registry container: its credentials, up, down and status.
+
+The registry runs as one container with a fixed name, its port published on 127.0.0.1 only, htpasswd (bcrypt)
+auth for the learner, a named volume for its data and deletion enabled. The password is generated once and kept
+in the state folder (mode 0600); the htpasswd file is copied into the container, so the lab works the same on a
+Linux engine, Docker Desktop, Colima or a remote DOCKER_HOST, with no host folder shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import socket
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import httpx
+
+from .config import LabConfig
+from .errors import EngineUnavailable, LabError, LabNotRunning, PortInUse
+
+LABEL = "io.labsupport.lab"
+AUTH_LABEL = "io.labsupport.auth"
+DEBUG_PORT = 5001
+HEALTH_COMMAND = f"/bin/busybox wget -q -O /dev/null http://127.0.0.1:{DEBUG_PORT}/debug/health || exit 1"
+
+
+def connect_engine():
+    """A docker SDK client for the engine, or EngineUnavailable naming where it looked and how to start it."""
+    import docker
+    from docker.errors import DockerException
+
+    where = os.environ.get("DOCKER_HOST") or "the default socket (or the current docker context)"
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except (DockerException, OSError) as exc:
+        raise EngineUnavailable(
+            f"the Docker engine does not answer at {where}: {_first_line(exc)}",
+            fix="start it (Docker Desktop: open the app; Colima: `colima start`; Linux: `sudo systemctl start docker`),"
+                " then `labsupport doctor`",
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What `labsupport status` reports."""
+
+    container: str                  # "running", "exited", "missing", …
+    health: str | None              # "healthy", "starting", "unhealthy" or None without a health check
+    answers: bool                   # /v2/ answered at the registry URL
+    auth_ok: bool                   # the lab credential is accepted
+    registry: str
+    url: str
+
+    @property
+    def ready(self) -> bool:
+        return self.container == "running" and self.answers and self.auth_ok
+
+
+class Credentials:
+    """The learner's lab password and the htpasswd file made from it, in the state folder."""
+
+    def __init__(self, config: LabConfig) -> None:
+        self.config = config
+
+    @property
+    def username(self) -> str:
+        return self.config.learner
+
+    def password(self) -> str:
+        """The stored password; created (with the htpasswd file) when missing or damaged."""
+        self.ensure()
+        return self.config.password_file.read_text().strip()
+
+    def ensure(self) -> str | None:
+        """Make sure the password and a matching htpasswd exist: None when they did, else "new" or "repaired"."""
+        pw_file, ht_file = self.config.password_file, self.config.htpasswd_file
+        password = _read(pw_file)
+        if password and self._htpasswd_matches(password):
+            return None
+        outcome = "repaired" if (pw_file.exists() or ht_file.exists()) else "new"
+        if not password or len(password) < 12:
+            password = secrets.token_urlsafe(18)
+        self._write_private(pw_file, password + "\n")
+        digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+        self._write_private(ht_file, f"{self.username}:{digest}\n")
+        return outcome
+
+    def _htpasswd_matches(self, password: str) -> bool:
+        line = _read(self.config.htpasswd_file)
+        user, _, digest = line.partition(":")
+        if user != self.username or not digest.startswith("$2"):
+            return False
+        try:
+            return bcrypt.checkpw(password.encode(), digest.encode())
+        except ValueError:
+            return False
+
+    def htpasswd(self) -> bytes:
+        self.ensure()
+        return self.config.htpasswd_file.read_bytes()
+
+    @staticmethod
+    def _write_private(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(path, 0o600)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def probe(url: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> httpx.Response | None:
+    """GET <url>/v2/ once; the response, or None when nothing answers."""
+    try:
+        return httpx.get(f"{url}/v2/", auth=auth, timeout=timeout)
+    except httpx.HTTPError:
+        return None
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port (so the registry can publish it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_in_use_error(config: LabConfig, detail: str = "") -> PortInUse:
+    """The clear error for a registry port held by something else, with the macOS AirPlay note there."""
+    port = config.port
+    text = f"port {port} on 127.0.0.1 is already in use, so the lab registry ({config.registry}) cannot start"
+    if detail:
+        text += f" ({detail})"
+    if sys.platform == "darwin" and port == 5000:
+        text += ". On macOS the AirPlay Receiver holds port 5000 (System Settings → General → AirDrop & Handoff)"
+    fix = (f"free the port, or pick another one: export LAB_REGISTRY=localhost:{port + 1 if port < 65535 else 5001}"
+           " and run `labsupport up` again")
+    return PortInUse(port, text, fix=fix)
+
+
+class Lab:
+    """Start, stop and inspect the lab registry container for a LabConfig."""
+
+    def __init__(self, config: LabConfig | None = None, client=None) -> None:
+        self.config = config or LabConfig.from_env()
+        self.credentials = Credentials(self.config)
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = connect_engine()
+        return self._client
+
+    def password(self) -> str:
+        return self.credentials.password()
+
+    def auth(self) -> tuple[str, str]:
+        return (self.credentials.username, self.password())
+
+    # -- state of the container -------------------------------------------------------------------------
+    def _container(self):
+        from docker.errors import NotFound
+
+        try:
+            return self.client.containers.get(self.config.container)
+        except NotFound:
+            return None
+
+    def status(self) -> LabStatus:
+        """The container's state, its health, and whether /v2/ answers and accepts the lab credential."""
+        container = self._container()
+        state = container.attrs["State"] if container else {}
+        answer = probe(self.config.registry_url)
+        auth_ok = answer is not None and self._accepts_lab_credential()
+        return LabStatus(
+            container=state.get("Status", "missing") if container else "missing",
+            health=(state.get("Health") or {}).get("Status"),
+            answers=answer is not None,
+            auth_ok=auth_ok,
+            registry=self.config.registry,
+            url=self.config.registry_url,
+        )
+
+    # -- up -----------------------------------------------------------------------------------------------
+    def up(self, progress: Callable[[str], None] | None = None, timeout: float = 60.0) -> list[str]:
+        """Start the registry (idempotent) and wait until it answers; returns notes worth telling the learner."""
+        say = progress or (lambda _text: None)
+        notes = []
+        made = self.credentials.ensure()
+        if made == "new":
+            notes.append(f"made a lab password for {self.credentials.username} "
+                         "(`labsupport credentials` shows it)")
+        elif made == "repaired":
+            notes.append("the lab's state folder was damaged: made a new lab password and updated the "
+                         "registry's auth to match (`labsupport credentials` shows it)")
+        htpasswd = self.credentials.htpasswd()
+        auth_hash = hashlib.sha256(htpasswd).hexdigest()[:16]
+        container = self._container()
+        if container is not None:
+            labels = container.labels or {}
+            outdated = (labels.get(AUTH_LABEL) != auth_hash
+                        or container.attrs["Config"]["Image"] != self.config.registry_image)
+            if labels.get(LABEL) and outdated:
+                if labels.get(AUTH_LABEL) != auth_hash:
+                    notes.append("the registry's auth was updated to the current lab password")
+                say("replacing the registry container (its credentials or image changed; data is kept)")
+                container.remove(force=True)
+                container = None
+            elif container.status == "running":
+                if self._accepts_lab_credential():
+                    say(f"the lab registry is already running at {self.config.registry}")
+                    return notes
+                if not labels.get(LABEL):
+                    container.restart(timeout=5)  # e.g. started by docker compose: it rereads the htpasswd file
+            else:
+                say("starting the existing registry container")
+                self._start(container)
+        if container is None:
+            container = self._create(htpasswd, auth_hash, say)
+            self._start(container)
+        self._wait_ready(say, timeout)
+        return notes
+
+    def _accepts_lab_credential(self) -> bool:
+        answer = probe(self.config.registry_url, self.auth())
+        return answer is not None and answer.status_code == 200
+
+    def _ensure_image(self, say: Callable[[str], None]) -> None:
+        from docker.errors import APIError, ImageNotFound
+
+        image = self.config.registry_image
+        try:
+            self.client.images.get(image)
+            return
+        except ImageNotFound:
+            pass
+        say(f"pulling {image} (once)")
+        try:
+            self.client.images.pull(image)
+        except APIError as exc:
+            raise LabError(
+                f"the registry image {image} is not on this machine and cannot be pulled: {_first_line(exc)}",
+                fix="connect to the internet once, or `labsupport bundle load FILE` from your instructor, "
+                    "or build it offline with scripts/make-offline-images and export LAB_REGISTRY_IMAGE",
+            ) from exc
+
+    def _create(self, htpasswd: bytes, auth_hash: str, say: Callable[[str], None]):
+        from docker.errors import APIError
+
+        if not port_is_free(self.config.port):
+            raise port_in_use_error(self.config)
+        self._ensure_image(say)
+        self.client.volumes.create(self.config.volume, labels={LABEL: "1"})
+        say(f"creating the registry container {self.config.container} on 127.0.0.1:{self.config.port}")
+        try:
+            container = self.client.containers.create(
+                self.config.registry_image,
+                name=self.config.container,
+                detach=True,
+                environment={
+                    "REGISTRY_AUTH": "htpasswd",
+                    "REGISTRY_AUTH_HTPASSWD_REALM": "lab-registry",
+                    "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
+                    "REGISTRY_STORAGE_DELETE_ENABLED": "true",
+                    "REGISTRY_HTTP_DEBUG_ADDR": f":{DEBUG_PORT}",
+                },
+                ports={"5000/tcp": ("127.0.0.1", self.config.port)},
+                volumes={self.config.volume: {"bind": "/var/lib/registry", "mode": "rw"}},
+                labels={LABEL: "1", AUTH_LABEL: auth_hash},
+                restart_policy={"Name": "unless-stopped"},
+                healthcheck={"test": ["CMD-SHELL", HEALTH_COMMAND], "interval": 5_000_000_000,
+                             "timeout": 3_000_000_000, "retries": 3, "start_period": 2_000_000_000},
+            )
+        except APIError as exc:
+            raise LabError(f"the engine refused to create the registry container: {_first_line(exc)}",
+                           fix="labsupport doctor") from exc
+        container.put_archive("/", _auth_tar(htpasswd))
+        return container
+
+    def _start(self, container) -> None:
+        from docker.errors import APIError
+
+        try:
+            container.start()
+        except APIError as exc:
+            text = str(exc)
+            if "port is already allocated" in text or "address already in use" in text:
+                raise port_in_use_error(self.config, "another container or program holds it") from exc
+            raise LabError(f"the registry container did not start: {_first_line(exc)}",
+                           fix=f"docker logs {self.config.container}; then labsupport doctor") from exc
+
+    def _wait_ready(self, say: Callable[[str], None], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        say(f"waiting for {self.config.registry_url}/v2/ ")
+        while time.monotonic() < deadline:
+            if self._accepts_lab_credential():
+                say("ready")
+                return
+            container = self._container()
+            if container is not None and container.status in ("exited", "dead"):
+                logs = container.logs(tail=5).decode(errors="replace").strip()
+                raise LabNotRunning(f"the registry container stopped: {logs[-400:]}",
+                                    fix=f"docker logs {self.config.container}; then labsupport up")
+            say(".")
+            time.sleep(0.3)
+        raise LabNotRunning(
+            f"the registry did not answer at {self.config.registry_url}/v2/ within {timeout:.0f} s",
+            fix=f"docker logs {self.config.container}; check LAB_REGISTRY_URL; then labsupport doctor")
+
+    # -- down ---------------------------------------------------------------------------------------------
+    def down(self, purge: bool = False) -> str:
+        """Stop and remove the container (the volume keeps the data); `purge` also removes the data."""
+        from docker.errors import NotFound
+
+        container = self._container()
+        if container is not None:
+            container.remove(force=True)
+        if purge:
+            try:
+                self.client.volumes.get(self.config.volume).remove(force=True)
+            except NotFound:
+                pass
+            return "the lab registry is removed, with its data"
+        return "the lab registry is stopped; its data is kept (labsupport up brings it back)"
+
+
+def _auth_tar(htpasswd: bytes) -> bytes:
+    """A tar of /auth/htpasswd to copy into the container before it starts."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo("auth")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(folder)
+        entry = tarfile.TarInfo("auth/htpasswd")
+        entry.size, entry.mode = len(htpasswd), 0o644
+        tar.addfile(entry, io.BytesIO(htpasswd))
+    return buffer.getvalue()
