@@ -14,8 +14,11 @@
     │   ├── NameUnknown           the repository does not exist
     │   ├── ManifestUnknown       the tag or digest does not exist
     │   ├── BlobUnknown           the blob does not exist
+    │   ├── ManifestInvalid       the registry refused a manifest (bad JSON, unknown blob, bad digest)
     │   └── RegistryUnreachable   no HTTP answer at all
+    ├── DockerConfigError         the Docker client's config.json (or its credential helper) is unreadable
     ├── PushFailed                docker push reported an error; `explanation` says what it means
+    ├── RunFailed                 a container of an image exited with an error (or never exited)
     ├── UnknownExercise           an exercise id that the course does not have
     └── NotebookError             a source notebook that cannot be released (nested/unterminated regions)
 
@@ -117,18 +120,40 @@ class BlobUnknown(RegistryError):
     """The blob is not known in the repository."""
 
 
+class ManifestInvalid(RegistryError):
+    """The registry refused a manifest: invalid JSON, a blob it does not hold, or a digest that does not match."""
+
+
 class RegistryUnreachable(RegistryError):
     """No HTTP answer at all: connection refused, timeout, DNS."""
+
+
+class DockerConfigError(LabError):
+    """The Docker client's config.json, or the credential helper it names, cannot be read."""
 
 
 class PushFailed(LabError):
     """docker push reported an error. `raw` is the engine's line, `explanation` what it means for a learner."""
 
-    def __init__(self, reference: str, raw: str, explanation: str, *, fix: str | None = None) -> None:
+    def __init__(self, reference: str, raw: str, explanation: str, *, fix: str | None = None,
+                 kind: str = "unknown") -> None:
         super().__init__(f"push of {reference} failed: {raw}\n  why: {explanation}", fix=fix)
         self.reference = reference
         self.raw = raw
         self.explanation = explanation
+        self.kind = kind  # what went wrong, as pushstream.classify names it ("no-credentials", …)
+
+
+class RunFailed(LabError):
+    """A container run from an image exited with an error or did not exit in time; `output` is what it printed."""
+
+    def __init__(self, reference: str, exit_code: int | None, output: str, *, reason: str | None = None,
+                 fix: str | None = None) -> None:
+        how = reason or (f"exited with code {exit_code}" if exit_code is not None else "did not exit in time")
+        super().__init__(f"a container of {reference} {how}: {output.strip()[-300:]}", fix=fix)
+        self.reference = reference
+        self.exit_code = exit_code
+        self.output = output
 
 
 class UnknownExercise(LabError):

@@ -1,0 +1,199 @@
+"""Pure pieces of the registry HTTP API v2: media types, auth challenges, manifests, error translation.
+
+No I/O here: registry.py sends the requests; this module names what goes over the wire and turns an error
+answer (HTTP status plus the registry's `errors[0].code`) into the typed errors of labsupport.errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import (
+    BlobUnknown,
+    Denied,
+    InvalidReference,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    RegistryError,
+    Unauthorized,
+)
+from .model import Blob
+
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+INDEX_TYPES = (MANIFEST_LIST, OCI_INDEX)
+#: Every manifest kind we read; without this header a registry may answer with an old schema 1 manifest.
+ACCEPT = f"{MANIFEST_V2}, {MANIFEST_LIST}, {OCI_MANIFEST}, {OCI_INDEX}"
+
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
+_PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What GET /v2/ without credentials answered: its status and the auth scheme it asks for, if any."""
+
+    status: int
+    scheme: str | None             # "basic", "bearer", another scheme lowercased, or None (no challenge)
+    realm: str | None = None       # Basic: a label; Bearer: the token server's URL
+    service: str | None = None     # Bearer: the name the token server issues tokens for
+    scope: str | None = None       # Bearer: the scope(s) the refused request needed, space-separated
+    error: str | None = None       # Bearer: e.g. "insufficient_scope" or "invalid_token"
+
+    @property
+    def needs_auth(self) -> bool:
+        return self.status == 401
+
+
+def parse_challenge(status: int, header: str | None) -> Challenge:
+    """Parse a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"`) into a Challenge."""
+    if not header or not header.strip():
+        return Challenge(status=status, scheme=None)
+    scheme, _, rest = header.strip().partition(" ")
+    params = {key.lower(): bare or re.sub(r"\\(.)", r"\1", quoted) for key, quoted, bare in _PARAM.findall(rest)}
+    return Challenge(status=status, scheme=scheme.lower(), realm=params.get("realm") or None,
+                     service=params.get("service") or None, scope=params.get("scope") or None,
+                     error=params.get("error") or None)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as the registry served it: its digest, media type, exact bytes and parsed document."""
+
+    repository: str
+    reference: str
+    digest: str
+    media_type: str
+    raw: bytes = field(repr=False)
+    document: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_index(self) -> bool:
+        """True for a manifest list / OCI index, which points at one manifest per platform."""
+        return self.media_type in INDEX_TYPES or "manifests" in self.document
+
+    @property
+    def platforms(self) -> list[str]:
+        """The platforms an index lists, as os/architecture[/variant]; [] for a single-image manifest."""
+        return [_platform_of(entry) for entry in self._entries()]
+
+    def digest_for(self, platform: str) -> str | None:
+        """The digest of this index's manifest for `platform` ("linux/amd64" matches any variant)."""
+        wanted = platform.strip().lower()
+        for entry in self._entries():
+            have = _platform_of(entry)
+            if have == wanted or (wanted.count("/") == 1 and have.startswith(wanted + "/")):
+                return str(entry.get("digest", "")) or None
+        return None
+
+    @property
+    def layers(self) -> list[Blob]:
+        """The layer blobs, bottom first; [] for an index."""
+        return [_blob(item) for item in self.document.get("layers") or [] if isinstance(item, dict)]
+
+    @property
+    def config(self) -> Blob | None:
+        """The image config blob; None for an index."""
+        item = self.document.get("config")
+        return _blob(item) if isinstance(item, dict) else None
+
+    def _entries(self) -> list[dict[str, Any]]:
+        return [item for item in self.document.get("manifests") or [] if isinstance(item, dict)]
+
+
+def _platform_of(entry: dict[str, Any]) -> str:
+    plat = entry.get("platform") or {}
+    parts = [plat.get("os", "unknown"), plat.get("architecture", "unknown")] + (
+        [plat["variant"]] if plat.get("variant") else [])
+    return "/".join(str(part) for part in parts)
+
+
+def _blob(item: dict[str, Any]) -> Blob:
+    return Blob(digest=str(item.get("digest", "")), size=int(item.get("size") or 0),
+                media_type=str(item.get("mediaType", "")))
+
+
+def sha256_digest(data: bytes) -> str:
+    """The `sha256:<hex>` digest a registry gives these exact bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+# -- error translation: the one place an error answer becomes a typed error --------------------------------
+
+_NAMING = "lowercase letters, digits and single . _ - between them, path parts separated by /"
+_BLOBS_FIRST = "upload every layer and the config blob to this repository before the manifest that lists them"
+_DELETE_ENABLED = "this registry does not allow it; deleting needs REGISTRY_STORAGE_DELETE_ENABLED=true"
+_BY_CODE: dict[str, tuple[type[RegistryError], str]] = {
+    "UNAUTHORIZED": (Unauthorized, "docker login {registry}"),
+    "DENIED": (Denied, "push to a repository your user may write to, such as your own namespace"),
+    "NAME_UNKNOWN": (NameUnknown, "check the name against GET /v2/_catalog, or push the image first"),
+    "MANIFEST_UNKNOWN": (ManifestUnknown, "check the tag against GET /v2/<repository>/tags/list, or push it first"),
+    "BLOB_UNKNOWN": (BlobUnknown, "upload the blob first (POST then PUT ?digest=), or push the image again"),
+    "BLOB_UPLOAD_UNKNOWN": (RegistryError, "start the upload again with POST /v2/<repository>/blobs/uploads/"),
+    "BLOB_UPLOAD_INVALID": (RegistryError, "start the upload again with POST /v2/<repository>/blobs/uploads/"),
+    "DIGEST_INVALID": (RegistryError, "send the sha256 of exactly the bytes uploaded, as sha256:<64 hex>"),
+    "SIZE_INVALID": (RegistryError, "give the exact byte size of the content sent"),
+    "NAME_INVALID": (RegistryError, f"write the repository name in {_NAMING}"),
+    "TAG_INVALID": (RegistryError, "use a tag of up to 128 letters, digits, _ . - (not starting with . or -)"),
+    "MANIFEST_INVALID": (ManifestInvalid, "check the manifest's JSON, its mediaType and the Content-Type header"),
+    "MANIFEST_UNVERIFIED": (ManifestInvalid, "send a schema 2 or OCI manifest"),
+    "MANIFEST_BLOB_UNKNOWN": (ManifestInvalid, _BLOBS_FIRST),
+    "UNSUPPORTED": (RegistryError, _DELETE_ENABLED),
+    "TOOMANYREQUESTS": (RegistryError, "wait a minute and try again"),
+    "PAGINATION_NUMBER_INVALID": (RegistryError, "ask for a page size (n) of at least 1"),
+}
+_BY_STATUS = {401: "UNAUTHORIZED", 403: "DENIED", 405: "UNSUPPORTED", 429: "TOOMANYREQUESTS"}
+
+
+def error_from(response: httpx.Response, what: str, missing: type[RegistryError], registry: str) -> RegistryError:
+    """The typed error for an error answer: the registry's `errors[0].code` first, then the HTTP status."""
+    status = response.status_code
+    code, message = None, None
+    try:
+        first = (response.json().get("errors") or [{}])[0]
+        code, message = str(first.get("code") or "") or None, str(first.get("message") or "") or None
+    except (ValueError, AttributeError, IndexError, TypeError):
+        pass  # HEAD answers and proxies have no JSON body: the status decides
+    known = code if code in _BY_CODE else _BY_STATUS.get(status)
+    if known:
+        kind, fix = _BY_CODE[known]
+        fix = fix.format(registry=registry)
+    elif status == 404:
+        kind, fix = missing, "check the repository, tag or digest"
+    elif status >= 500:
+        kind, fix = RegistryError, "the registry failed: labsupport doctor, then docker logs on its container"
+    else:
+        kind, fix = RegistryError, None
+    detail = message or response.reason_phrase or "error"
+    label = f"{code or known}, HTTP {status}" if code or known else f"HTTP {status}"
+    return kind(f"{what}: {detail} ({label})", status=status, code=code or known, fix=fix)
+
+
+# -- checks of names before they go into a URL path ----------------------------------------------------
+
+def check_repository(repository: str) -> None:
+    """Refuse a repository name the registry would refuse, before it is spliced into a URL path."""
+    if not isinstance(repository, str) or len(repository) > 255 or not _REPOSITORY.match(repository):
+        raise InvalidReference(str(repository), f"a repository name is {_NAMING}")
+
+
+def check_reference(reference: str) -> None:
+    """Refuse a reference that is neither a tag nor a digest."""
+    if not isinstance(reference, str) or not (_TAG.match(reference) or DIGEST.match(reference)):
+        raise InvalidReference(str(reference), "not a tag (letters, digits, _ . -, up to 128) or a digest")
+
+
+def check_digest(digest: str) -> None:
+    """Refuse a blob reference that is not a digest."""
+    if not isinstance(digest, str) or not DIGEST.match(digest):
+        raise InvalidReference(str(digest), "not a digest such as sha256:<64 hex>")

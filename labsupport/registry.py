@@ -1,0 +1,432 @@
+"""I/O: the distribution registry HTTP API v2 (catalog, tags, manifests, blobs) with Basic and Bearer auth.
+
+A 401 answer's `WWW-Authenticate` challenge says how to authenticate: Basic sends the credential on every
+request; Bearer trades it at the token server (the challenge's realm) for a short-lived token scoped to the
+repositories and actions a request needs, cached per scope set until it expires. Every error answer is
+translated in one place (`error_from`) into the typed errors of labsupport.errors, and httpx's own errors at
+the boundary. No credential or token ever appears in a message, repr or log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from ._registry_wire import (
+    ACCEPT,
+    DIGEST,
+    INDEX_TYPES,
+    MANIFEST_LIST,
+    MANIFEST_V2,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Challenge,
+    Manifest,
+    check_digest,
+    check_reference,
+    check_repository,
+    error_from,
+    parse_challenge,
+    sha256_digest,
+)
+from .config import LabConfig
+from .dockerconfig import Credential, load_credential
+from .errors import (
+    BlobUnknown,
+    Denied,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    RegistryError,
+    RegistryUnreachable,
+    Unauthorized,
+)
+from .model import RemoteView
+
+__all__ = [
+    "ACCEPT", "INDEX_TYPES", "MANIFEST_LIST", "MANIFEST_V2", "OCI_INDEX", "OCI_MANIFEST",
+    "Challenge", "Manifest", "RegistryClient", "parse_challenge", "sha256_digest",
+]
+TOKEN_MARGIN = 10.0            # seconds before a token's expiry at which we stop reusing it
+DEFAULT_TOKEN_LIFETIME = 60.0  # what the token spec implies when a token server omits expires_in
+
+
+class RegistryClient:
+    """A client of one registry's HTTP API. Use it as a context manager, or call close()."""
+
+    def __init__(self, base_url: str, *, credential: Credential | None = None,
+                 transport: httpx.BaseTransport | None = None, timeout: float = 10.0,
+                 registry: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        if not re.match(r"^https?://[^/\s]+/?$", base_url or ""):
+            raise RegistryError(f"{base_url!r} is not a registry base URL",
+                                fix="use http://host:port or https://host (LAB_REGISTRY_URL), without a path")
+        self.base_url = base_url.rstrip("/")
+        #: the host[:port] name shown in messages and `docker login` advice
+        self.registry = registry or self.base_url.split("://", 1)[1]
+        self._credential = credential
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._clock = clock
+        self._challenge: Challenge | None = None
+        self._tokens: dict[frozenset[str], tuple[str, float]] = {}
+
+    @classmethod
+    def for_lab(cls, config: LabConfig, credential: Credential | None | Literal["docker"] = "docker",
+                **kwargs: Any) -> RegistryClient:
+        """A client of the lab's registry; by default with the credential the Docker client holds for it."""
+        if credential == "docker":
+            credential = load_credential(config.registry)
+        return cls(config.registry_url, credential=credential, registry=config.registry, **kwargs)
+
+    @property
+    def username(self) -> str | None:
+        return self._credential.username if self._credential else None
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.base_url!r}, registry={self.registry!r}, user={self.username!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the API ------------------------------------------------------------------------------------------
+
+    def ping(self) -> Challenge:
+        """GET /v2/ without credentials: does the registry answer, and which auth does it ask for?"""
+        response = self._transmit("GET", "/v2/")
+        return parse_challenge(response.status_code, response.headers.get("www-authenticate"))
+
+    def check_credentials(self) -> None:
+        """Raise Unauthorized unless the registry accepts our credential (or asks for none)."""
+        self._check(self._send("GET", "/v2/", (), what="log in"), "log in")
+
+    def catalog(self, page_size: int = 100) -> list[str]:
+        """Every repository in the registry, following the `Link: rel="next"` pages."""
+        return self._paginate("/v2/_catalog", "repositories", ("registry:catalog:*",), "list the catalog",
+                              page_size, RegistryError)
+
+    def tags(self, repository: str, page_size: int = 100) -> list[str]:
+        """The tags of a repository, following the pages; NameUnknown when the repository does not exist."""
+        check_repository(repository)
+        return self._paginate(f"/v2/{repository}/tags/list", "tags", (_pull(repository),),
+                              f"list the tags of {repository}", page_size, NameUnknown)
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """The manifest a tag or digest names, as served (an index stays an index)."""
+        check_repository(repository)
+        check_reference(reference)
+        what = f"read the manifest {repository}{_sep(reference)}{reference}"
+        response = self._check(self._send("GET", f"/v2/{repository}/manifests/{reference}", (_pull(repository),),
+                                          what=what, headers={"Accept": ACCEPT}), what, ManifestUnknown)
+        raw = response.content
+        computed = sha256_digest(raw)
+        if reference.startswith("sha256:") and reference != computed:
+            raise ManifestInvalid(f"{what}: the content does not match its digest {reference}",
+                                  fix="the registry's storage is damaged: push the image again")
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise ManifestInvalid(f"{what}: the registry served a manifest that is not a JSON object",
+                                  fix="push the image again")
+        media_type = response.headers.get("content-type", "").split(";")[0].strip() or str(
+            document.get("mediaType", ""))
+        return Manifest(repository=repository, reference=reference,
+                        digest=response.headers.get("docker-content-digest") or computed,
+                        media_type=media_type, raw=raw, document=document)
+
+    def head_manifest(self, repository: str, reference: str) -> str | None:
+        """The digest a tag or digest resolves to, or None when the registry does not know it."""
+        check_repository(repository)
+        check_reference(reference)
+        what = f"look up {repository}{_sep(reference)}{reference}"
+        response = self._send("HEAD", f"/v2/{repository}/manifests/{reference}", (_pull(repository),),
+                              what=what, headers={"Accept": ACCEPT})
+        if response.status_code == 404:
+            return None
+        self._check(response, what, ManifestUnknown)
+        return response.headers.get("docker-content-digest") or self.manifest(repository, reference).digest
+
+    def remote_view(self, repository: str, tag: str, platform: str | None = None) -> RemoteView:
+        """A tag's layer blobs paired with its config's diff ids; for an index, the manifest of `platform`."""
+        return self._view(self.manifest(repository, tag), platform, {})
+
+    def views(self, exclude: str | Iterable[str] | None = None, platform: str | None = None) -> list[RemoteView]:
+        """Every repository's tags (but `exclude`'s) as RemoteViews: what a push could mount from."""
+        skip = {exclude} if isinstance(exclude, str) else set(exclude or ())
+        configs: dict[str, list[str]] = {}
+        found = []
+        for repository in self.catalog():
+            if repository in skip:
+                continue
+            try:
+                tags = self.tags(repository)
+            except NameUnknown:
+                continue  # emptied between the listing and the reading
+            for tag in tags:
+                try:
+                    top = self.manifest(repository, tag)
+                    if not (top.is_index and platform is None):
+                        found.append(self._view(top, platform, configs))
+                except (ManifestUnknown, BlobUnknown):
+                    continue  # deleted meanwhile, or an index without that platform
+        return found
+
+    def blob_exists(self, repository: str, digest: str) -> int | None:
+        """The size of a blob in the repository (HEAD), or None when the repository does not hold it."""
+        check_repository(repository)
+        check_digest(digest)
+        what = f"look up blob {digest} in {repository}"
+        response = self._send("HEAD", f"/v2/{repository}/blobs/{digest}", (_pull(repository),), what=what,
+                              follow_redirects=True)
+        if response.status_code == 404:
+            return None
+        self._check(response, what, BlobUnknown)
+        return int(response.headers.get("content-length", "0"))
+
+    def get_blob(self, repository: str, digest: str) -> bytes:
+        """A blob's bytes (following a storage redirect), checked against its digest."""
+        check_repository(repository)
+        check_digest(digest)
+        what = f"read blob {digest} from {repository}"
+        response = self._check(self._send("GET", f"/v2/{repository}/blobs/{digest}", (_pull(repository),),
+                                          what=what, follow_redirects=True), what, BlobUnknown)
+        if digest.startswith("sha256:") and sha256_digest(response.content) != digest:
+            raise RegistryError(f"{what}: the content does not match its digest",
+                                fix="the registry's storage is damaged: push the image again")
+        return response.content
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """Delete a manifest by digest (a tag is resolved first); the registry drops the tags that named it."""
+        check_repository(repository)
+        if not DIGEST.match(digest):
+            resolved = self.head_manifest(repository, digest)
+            if resolved is None:
+                raise ManifestUnknown(f"{repository}:{digest} is not in the registry", status=404,
+                                      code="MANIFEST_UNKNOWN", fix=f"list the tags: GET /v2/{repository}/tags/list")
+            digest = resolved
+        what = f"delete {repository}@{digest}"
+        self._check(self._send("DELETE", f"/v2/{repository}/manifests/{digest}",
+                               (f"repository:{repository}:delete",), what=what), what, ManifestUnknown)
+
+    def delete_repository_tags(self, repository: str) -> list[str]:
+        """Delete every tagged manifest of a repository; the digests deleted ([] when it does not exist)."""
+        try:
+            tags = self.tags(repository)
+        except NameUnknown:
+            return []
+        digests: list[str] = []
+        for tag in tags:
+            digest = self.head_manifest(repository, tag)
+            if digest and digest not in digests:
+                digests.append(digest)
+        for digest in digests:
+            try:
+                self.delete_manifest(repository, digest)
+            except ManifestUnknown:
+                pass  # gone already
+        return digests
+
+    def upload_blob(self, repository: str, data: bytes) -> str:
+        """Upload a blob the monolithic way (POST an upload, then PUT the bytes with ?digest=); its digest."""
+        check_repository(repository)
+        digest = sha256_digest(data)
+        scopes = (f"repository:{repository}:pull,push",)
+        what = f"start a blob upload to {repository}"
+        started = self._check(self._send("POST", f"/v2/{repository}/blobs/uploads/", scopes, what=what), what)
+        location = started.headers.get("location")
+        if not location:
+            raise RegistryError(f"{what}: the registry gave no upload Location", status=started.status_code)
+        path = httpx.URL(location).raw_path.decode("ascii")   # stay on our base URL, whatever host it names
+        path += ("&" if "?" in path else "?") + "digest=" + quote(digest, safe=":")
+        what = f"upload blob {digest} to {repository}"
+        done = self._check(self._send("PUT", path, scopes, what=what, content=data,
+                                      headers={"Content-Type": "application/octet-stream"}), what, BlobUnknown)
+        return done.headers.get("docker-content-digest") or digest
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        """Store a manifest under a tag or digest; the digest the registry gives it."""
+        check_repository(repository)
+        check_reference(reference)
+        what = f"put the manifest {repository}{_sep(reference)}{reference}"
+        response = self._check(self._send("PUT", f"/v2/{repository}/manifests/{reference}",
+                                          (f"repository:{repository}:pull,push",), what=what, content=body,
+                                          headers={"Content-Type": media_type}), what)
+        return response.headers.get("docker-content-digest") or sha256_digest(body)
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _view(self, top: Manifest, platform: str | None, configs: dict[str, list[str]]) -> RemoteView:
+        """Build a RemoteView from a manifest (choosing `platform` in an index), reading its config's diff ids."""
+        chosen = top
+        if top.is_index:
+            name = f"{top.repository}:{top.reference}"
+            if platform is None:
+                raise RegistryError(f"{name} is an image index over {', '.join(top.platforms) or 'no platforms'}",
+                                    fix=f"choose one platform, e.g. remote_view({top.repository!r}, "
+                                        f"{top.reference!r}, platform='linux/amd64')")
+            digest = top.digest_for(platform)
+            if digest is None:
+                raise ManifestUnknown(f"{name} has no manifest for {platform}", code="MANIFEST_UNKNOWN",
+                                      fix=f"pick one of: {', '.join(top.platforms)}")
+            chosen = self.manifest(top.repository, digest)
+        config = chosen.config
+        if config is None:
+            raise ManifestInvalid(f"{top.repository}:{top.reference} has no config blob", code="MANIFEST_INVALID")
+        if config.digest not in configs:
+            try:
+                document = json.loads(self.get_blob(top.repository, config.digest))
+                configs[config.digest] = [str(d) for d in (document.get("rootfs") or {}).get("diff_ids") or []]
+            except (ValueError, AttributeError) as exc:
+                raise ManifestInvalid(f"the config blob of {top.repository}:{top.reference} is not an image "
+                                      "config", fix="push the image again") from exc
+        return RemoteView(repository=top.repository, tag=top.reference, manifest_digest=chosen.digest,
+                          media_type=chosen.media_type, config_digest=config.digest,
+                          blobs=tuple(chosen.layers), diff_ids=tuple(configs[config.digest]))
+
+    def _paginate(self, path: str, key: str, scopes: tuple[str, ...], what: str, page_size: int,
+                  missing: type[RegistryError]) -> list[str]:
+        items: list[str] = []
+        url: str | None = path
+        params: dict[str, int] | None = {"n": page_size}
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            response = self._check(self._send("GET", url, scopes, what=what, params=params), what, missing)
+            try:
+                items.extend(str(item) for item in response.json().get(key) or [])
+            except (ValueError, AttributeError) as exc:
+                raise RegistryError(f"{what}: the registry's answer is not the JSON it should be",
+                                    status=response.status_code) from exc
+            link = response.links.get("next", {}).get("url")
+            url, params = (httpx.URL(link).raw_path.decode("ascii"), None) if link else (None, None)
+        return items
+
+    def _transmit(self, method: str, url: str, *, where: str | None = None, **kwargs: Any) -> httpx.Response:
+        """One HTTP exchange; httpx's errors become RegistryUnreachable / RegistryError here."""
+        try:
+            return self._http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            place = where or f"the registry at {self.base_url}"
+            raise RegistryUnreachable(f"no answer from {place}: {type(exc).__name__}: {exc}",
+                                      fix="labsupport up starts the lab's registry; labsupport doctor says "
+                                          "why it does not answer") from exc
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"talking to {where or self.base_url} failed: {type(exc).__name__}") from exc
+
+    def _send(self, method: str, url: str, scopes: tuple[str, ...], *, what: str, **kwargs: Any) -> httpx.Response:
+        """Send with the auth the registry asked for; on a 401 learn its challenge and retry once."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        sent = self._authorization(scopes, fresh=False)
+        response = self._transmit(method, url, headers={**headers, **sent}, **kwargs)
+        if response.status_code != 401:
+            return response
+        challenge = parse_challenge(401, response.headers.get("www-authenticate"))
+        if challenge.scheme is None:
+            return response            # a 401 that names no scheme: the error translation reports it
+        self._challenge = challenge
+        if challenge.scheme not in ("basic", "bearer"):
+            raise Unauthorized(f"the registry {self.registry} asks for {challenge.scheme} authentication, which "
+                               "labsupport does not speak", status=401, code="UNAUTHORIZED",
+                               fix="use a registry with Basic or token (Bearer) authentication")
+        if self._credential is None and challenge.scheme == "basic":
+            raise self._needs_login(what)
+        if sent and challenge.scheme == "basic":
+            raise self._rejected(what)
+        retry = tuple(sorted(set(scopes) | set((challenge.scope or "").split())))
+        response = self._transmit(method, url, headers={**headers, **self._authorization(retry, fresh=True)},
+                                  **kwargs)
+        if response.status_code != 401:
+            return response
+        again = parse_challenge(401, response.headers.get("www-authenticate"))
+        if self._credential is None:
+            raise self._needs_login(what)
+        if again.error == "insufficient_scope":
+            raise Denied(f"user {self.username!r} may not {what} on {self.registry}", status=401, code="DENIED",
+                         fix="ask for access to that repository, or push to your own namespace")
+        raise self._rejected(what)
+
+    def _authorization(self, scopes: tuple[str, ...], *, fresh: bool) -> dict[str, str]:
+        """The Authorization header the last challenge calls for ({} before any challenge)."""
+        scheme = self._challenge.scheme if self._challenge else None
+        if scheme == "basic" and self._credential is not None:
+            return {"Authorization": "Basic " + _basic(self._credential)}
+        if scheme == "bearer":
+            return {"Authorization": "Bearer " + self._token(scopes, fresh=fresh)}
+        return {}
+
+    def _token(self, scopes: tuple[str, ...], *, fresh: bool) -> str:
+        """A bearer token for this scope set: the cached one while valid, else one from the token server."""
+        key = frozenset(scopes)
+        cached = self._tokens.get(key)
+        if cached and not fresh and cached[1] > self._clock():
+            return cached[0]
+        challenge = self._challenge
+        assert challenge is not None
+        if not challenge.realm or not challenge.realm.startswith(("http://", "https://")):
+            raise RegistryError(f"the registry {self.registry} asks for a bearer token but names no token server",
+                                status=401, fix="check the registry's REGISTRY_AUTH_TOKEN_REALM setting")
+        params = ([("service", challenge.service)] if challenge.service else []) + [
+            ("scope", scope) for scope in sorted(key)]
+        headers = {"Authorization": "Basic " + _basic(self._credential)} if self._credential else {}
+        where = f"the token server {challenge.realm.split('?')[0]}"
+        response = self._transmit("GET", challenge.realm, params=params, headers=headers, where=where)
+        if response.status_code == 401:
+            raise self._needs_login("get a token") if self._credential is None else self._rejected("get a token")
+        if not response.is_success:
+            raise error_from(response, f"get a token from {where}", RegistryError, self.registry)
+        try:
+            data = response.json()
+            token = data.get("token") or data.get("access_token")
+            lifetime = float(data.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (ValueError, AttributeError, TypeError):
+            token, lifetime = None, 0.0
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"{where} answered without a token", status=response.status_code,
+                                fix="check the token server's configuration")
+        self._tokens[key] = (token, self._clock() + max(0.0, lifetime - TOKEN_MARGIN))
+        return token
+
+    def _needs_login(self, what: str) -> Unauthorized:
+        return Unauthorized(f"the registry {self.registry} wants credentials to {what}, and none were given",
+                            status=401, code="UNAUTHORIZED",
+                            fix=f"docker login {self.registry} (labsupport credentials shows the lab's user "
+                                "name and password)")
+
+    def _rejected(self, what: str) -> Unauthorized:
+        return Unauthorized(f"the registry {self.registry} rejected the credential of user {self.username!r} "
+                            f"(to {what})", status=401, code="UNAUTHORIZED",
+                            fix=f"docker login {self.registry} again with the right password (labsupport "
+                                "credentials shows it)")
+
+    def _check(self, response: httpx.Response, what: str,
+               missing: type[RegistryError] = RegistryError) -> httpx.Response:
+        if response.is_success:
+            return response
+        raise error_from(response, what, missing, self.registry)
+
+
+# -- small helpers ---------------------------------------------------------------------------------------
+
+def _basic(credential: Credential) -> str:
+    return base64.b64encode(f"{credential.username}:{credential.secret}".encode()).decode("ascii")
+
+
+def _pull(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+def _sep(reference: str) -> str:
+    return "@" if ":" in reference else ":"
