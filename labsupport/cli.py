@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from .cli_course import add_parsers
 from .config import LabConfig
 from .errors import LabError
 
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = sub.add_parser("bundle", help="carry the lab's images to a machine without internet")
     bundle.add_argument("action", choices=["save", "load"])
     bundle.add_argument("file", help="the .tar file to write or read")
+    COMMANDS.update(add_parsers(sub))
     return parser
 
 

@@ -133,7 +133,9 @@ def _read(path: Path) -> str:
 def probe(url: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> httpx.Response | None:
     """GET <url>/v2/ once; the response, or None when nothing answers."""
     try:
-        return httpx.get(f"{url}/v2/", auth=auth, timeout=timeout)
+        from .registry import is_loopback_url
+
+        return httpx.get(f"{url}/v2/", auth=auth, timeout=timeout, trust_env=not is_loopback_url(url))
     except httpx.HTTPError:
         return None
 

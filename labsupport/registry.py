@@ -58,6 +58,12 @@ TOKEN_MARGIN = 10.0            # seconds before a token's expiry at which we sto
 DEFAULT_TOKEN_LIFETIME = 60.0  # what the token spec implies when a token server omits expires_in
 
 
+def is_loopback_url(url: str) -> bool:
+    """True for http(s)://localhost, 127.x.x.x or [::1], with or without a port."""
+    host = httpx.URL(url).host
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class RegistryClient:
     """A client of one registry's HTTP API. Use it as a context manager, or call close()."""
 
@@ -71,7 +77,9 @@ class RegistryClient:
         #: the host[:port] name shown in messages and `docker login` advice
         self.registry = registry or self.base_url.split("://", 1)[1]
         self._credential = credential
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        # A proxy from HTTP(S)_PROXY must not carry calls to a registry on this machine.
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout,
+                                  trust_env=not is_loopback_url(self.base_url))
         self._clock = clock
         self._challenge: Challenge | None = None
         self._tokens: dict[frozenset[str], tuple[str, float]] = {}

@@ -204,7 +204,7 @@ class CheckContext:
         """The Docker engine wrapper (labsupport.engine.Engine) for this lab."""
         if self._engine is None:
             from ..engine import Engine
-            self._engine = Engine(self.config)
+            self._engine = Engine(config=self.config)
         return self._engine
 
     @property
