@@ -137,7 +137,7 @@ def _credential(config: LabConfig) -> Finding:
         return Finding("login", FAIL, exc.message, exc.fix or "")
     login = f"docker login {config.registry} -u {config.learner} (password: labsupport credentials)"
     if credential is None:
-        aliases = [r for r in stored if _same_port_other_name(r, config.registry)]
+        aliases = [r for r in stored if _is_alias(r, config.registry)]
         if aliases:
             return Finding("login", WARN, f"the Docker client holds a credential for {aliases[0]}, not for "
                            f"{config.registry}: the two names are different keys", login)
@@ -149,11 +149,15 @@ def _credential(config: LabConfig) -> Finding:
     return Finding("login", FAIL, f"the Docker client's credential for {config.registry} is rejected", login)
 
 
-def _same_port_other_name(stored: str, registry: str) -> bool:
-    loopback = {"localhost", "127.0.0.1", "[::1]"}
-    host_a, _, port_a = stored.rpartition(":")
-    host_b, _, port_b = registry.rpartition(":")
-    return port_a == port_b and host_a != host_b and host_a in loopback and host_b in loopback
+def _is_alias(stored: str, registry: str) -> bool:
+    """A stored key that names the lab by another loopback name (a stored key may not parse as a host)."""
+    from .errors import InvalidReference
+    from .refs import is_loopback_alias
+
+    try:
+        return is_loopback_alias(stored, registry)
+    except InvalidReference:
+        return False
 
 
 def _base_image(client, config: LabConfig) -> Finding:

@@ -196,3 +196,15 @@ def test_labsupport_lab_serves_jupyterlab_and_stops_cleanly_on_ctrl_c(lab):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_doctor_warns_when_the_login_is_for_127_0_0_1_but_the_lab_is_localhost(lab, logged_out_docker_config_dir):
+    alias = lab.config.registry.replace("localhost", "127.0.0.1")
+    login = subprocess.run(["docker", "login", alias, "-u", lab.config.learner, "--password-stdin"],
+                           input=lab.password(), capture_output=True, text=True,
+                           env={**os.environ, "DOCKER_CONFIG": str(logged_out_docker_config_dir)})
+    assert login.returncode == 0, login.stderr
+    findings = {f.name: f for f in diagnose(lab.config)}
+    assert findings["login"].status == "warn"
+    assert alias in findings["login"].detail and "different keys" in findings["login"].detail
+    assert findings["login"].fix.startswith(f"docker login {lab.config.registry}")
