@@ -11,7 +11,6 @@ before the dot (`push.pushed` → `labsupport/checks/push.py`), and register wit
 from __future__ import annotations
 
 import difflib
-import html
 import importlib
 import inspect
 import warnings
@@ -57,22 +56,11 @@ class CheckResult:
         return result_html(self)
 
 
-_CARD = ("<div class='lab-check lab-check-{state}' style='border-left:6px solid {edge};background:{bg};"
-         "padding:8px 12px;margin:4px 0;border-radius:4px;font-family:sans-serif'>{body}</div>")
-
-
 def result_html(result: CheckResult) -> str:
-    """An HTML card for a result: green when passed, red with the message and the hint as a command."""
-    title = f"<b>{html.escape(result.exercise)}</b>: "
-    if result.passed:
-        body = title + "passed &#10003;<br>" + html.escape(result.message)
-        return _CARD.format(state="passed", edge="#2e7d32", bg="#e8f5e9", body=body)
-    body = (title + f"not yet <span style='color:#777'>({html.escape(result.code)})</span><br>"
-            + html.escape(result.message))
-    if result.hint:
-        body += ("<br>try: <code style='background:#fff;padding:1px 4px;border-radius:3px'>"
-                 + html.escape(result.hint) + "</code>")
-    return _CARD.format(state="failed", edge="#c62828", bg="#ffebee", body=body)
+    """The HTML card for a result, the same one CheckButton shows (imported late: it lives with the widgets)."""
+    from ..widgets.checkbutton import result_card_html
+
+    return result_card_html(result)
 
 
 @dataclass(frozen=True)

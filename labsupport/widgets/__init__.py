@@ -1,0 +1,37 @@
+"""ipywidgets views over the course's model objects: layers, pushes, myths, predictions, the registry, checks.
+
+Widgets render what they are given and never call Docker or the registry themselves: I/O arrives through
+injected callables (`runner`, `prover`, `record`) or a data source. Each has a plain-text repr saying what it
+shows, and stable `lab-*` CSS classes for browser tests.
+"""
+
+from __future__ import annotations
+
+from .browser import RegistryBrowser, RegistrySource
+from .checkbutton import CheckButton, result_card_html, result_card_text
+from .common import human_bytes
+from .coursemap import CourseMap, Lesson, course_lessons
+from .layers import LayerStack, diff_from_view
+from .myth import MYTHS, Myth, MythCard, get_myth
+from .predict import Predict
+from .push import PushMonitor
+
+__all__ = [
+    "MYTHS",
+    "CheckButton",
+    "CourseMap",
+    "LayerStack",
+    "Lesson",
+    "Myth",
+    "MythCard",
+    "Predict",
+    "PushMonitor",
+    "RegistryBrowser",
+    "RegistrySource",
+    "course_lessons",
+    "diff_from_view",
+    "get_myth",
+    "human_bytes",
+    "result_card_html",
+    "result_card_text",
+]

@@ -1,0 +1,122 @@
+"""Shared pieces of the widgets: a plain-text repr mixin, byte formatting, HTML helpers, safe callbacks.
+
+Every widget here is an ipywidgets box whose text twin (`text()`) says what it shows, so a notebook run under
+nbval, in a terminal or in a front end without widgets still reads well.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import LabError
+
+#: One colour per meaning, reused by every widget so the course reads consistently.
+COLOURS = {
+    "there": "#2e7d32",      # green: already in the repository
+    "upload": "#ef6c00",     # orange: a push sends it
+    "mountable": "#1565c0",  # blue: another repository holds it, a push mounts it
+    "empty": "#bdbdbd",      # grey: a step that made no layer
+    "passed": "#2e7d32",
+    "failed": "#c62828",
+    "muted": "#616161",
+}
+MONO = "font-family:var(--jp-code-font-family, monospace);"
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value's text, quotes included, for safe embedding in an HTML widget."""
+    return html.escape(str(value), quote=True)
+
+
+def human_bytes(size: int) -> str:
+    """Bytes in decimal units as docker prints them: 812 B, 1.2 kB, 4.5 MB."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def short_digest(digest: str, length: int = 12) -> str:
+    """The first hex characters of a `sha256:<hex>` digest (or of a bare id); "" for an empty one."""
+    return digest.split(":", 1)[-1][:length] if digest else ""
+
+
+def error_text(exc: BaseException) -> str:
+    """A learner-facing line for an error: a LabError's message and fix, else its type and message."""
+    if isinstance(exc, LabError):
+        return exc.message if not exc.fix else f"{exc.message}\nfix: {exc.fix}"
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def error_html(exc: BaseException) -> str:
+    """An error box (class `lab-error`) with the message and, for a LabError, the fix as a command."""
+    if isinstance(exc, LabError):
+        message, fix = exc.message, exc.fix
+    else:
+        message, fix = f"unexpected {type(exc).__name__}: {exc}", None
+    fix_html = (f'<div class="lab-error-fix">fix: <code style="{MONO}">{esc(fix)}</code></div>'
+                if fix else "")
+    return (f'<div class="lab-error" style="border-left:4px solid {COLOURS["failed"]};'
+            f'padding:4px 8px;background:#fdecea;white-space:pre-wrap">'
+            f'<div class="lab-error-message">{esc(message)}</div>{fix_html}</div>')
+
+
+def html_widget(value: str = "", *classes: str) -> widgets.HTML:
+    """An HTML widget carrying stable CSS classes for browser tests."""
+    widget = widgets.HTML(value=value)
+    for name in classes:
+        widget.add_class(name)
+    return widget
+
+
+def button(description: str, *classes: str, style: str = "", tooltip: str = "") -> widgets.Button:
+    """A Button with stable CSS classes and an optional ipywidgets button_style."""
+    widget = widgets.Button(description=description, button_style=style, tooltip=tooltip or description)
+    for name in classes:
+        widget.add_class(name)
+    return widget
+
+
+def set_classes(widget: widgets.DOMWidget, keep: tuple[str, ...], extra: tuple[str, ...]) -> None:
+    """Set a widget's CSS classes to `keep` + `extra` in one assignment (one message to the front end)."""
+    wanted = tuple(dict.fromkeys(keep + extra))
+    if tuple(widget._dom_classes) != wanted:
+        widget._dom_classes = wanted
+
+
+def guarded(log: widgets.Output, action: Callable[[], Any]) -> Callable[[Any], None]:
+    """A click handler that runs `action` and prints any error into `log` instead of breaking the view."""
+    def handler(_button: Any = None) -> None:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - a callback must never crash the widget
+            log.append_stdout(error_text(exc) + "\n")
+    return handler
+
+
+class TextRepr:
+    """Mixin: `__repr__`, `_repr_pretty_` and the mimebundle's text/plain all say what the widget shows."""
+
+    def text(self) -> str:
+        """The widget's content as plain text; subclasses describe their own state."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text() if not cycle else f"{type(self).__name__}(...)")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """Keep the widget view (when there is one) and put the full text twin in text/plain."""
+        parent = getattr(super(), "_repr_mimebundle_", None)
+        bundle = parent(**kwargs) if callable(parent) else None
+        bundle = dict(bundle) if bundle else {}
+        bundle["text/plain"] = self.text()
+        return bundle

@@ -1,0 +1,321 @@
+"""PushMonitor: a live view of one `docker push`, one progress bar per layer, then the push's summary.
+
+The push itself is an injected `runner(on_event) -> PushReport` (the lead wires it to the engine), so this
+module never touches Docker. Layer ids are whatever the engine's stream uses: a diff id prefix on the classic
+image store, a compressed blob digest prefix on the containerd store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..model import ImageDiff, ImageView, PushEvent, PushPhase, PushReport
+from .common import (
+    COLOURS,
+    MONO,
+    TextRepr,
+    button,
+    error_html,
+    error_text,
+    esc,
+    html_widget,
+    human_bytes,
+    set_classes,
+    short_digest,
+)
+
+Runner = Callable[[Callable[[PushEvent], None]], PushReport]
+
+_PHASE_TEXT = {
+    PushPhase.WAITING: "waiting",
+    PushPhase.PREPARING: "preparing",
+    PushPhase.PUSHING: "pushing",
+    PushPhase.RETRYING: "retrying",
+    PushPhase.PUSHED: "pushed",
+    PushPhase.EXISTS: "already exists",
+    PushPhase.MOUNTED: "mounted",
+}
+#: Bar colours follow LayerStack's legend: orange is sent, green was already there, blue was mounted.
+_BAR_COLOUR = {PushPhase.PUSHING: COLOURS["upload"], PushPhase.PUSHED: COLOURS["upload"],
+               PushPhase.RETRYING: COLOURS["failed"], PushPhase.EXISTS: COLOURS["there"],
+               PushPhase.MOUNTED: COLOURS["mountable"]}
+_OUTCOME_PHASE = {"pushed": PushPhase.PUSHED, "exists": PushPhase.EXISTS, "mounted": PushPhase.MOUNTED}
+_BAR_CLASSES = ("lab-push-bar",)
+
+
+class _LayerRow:
+    """The widgets of one layer: its label and its progress bar."""
+
+    def __init__(self, layer_id: str, title: str) -> None:
+        self.label = html_widget("", "lab-push-label")
+        self.bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="40%"))
+        self.bar.add_class("lab-push-bar")
+        self.box = widgets.HBox([self.bar, self.label])
+        self.box.add_class("lab-push-layer")
+        self.layer_id = layer_id
+        self.title = title
+
+    def close(self) -> None:
+        """Close the row's widgets (a restarted push draws new rows)."""
+        for widget in (self.bar, self.label, self.box):
+            widget.close()
+
+
+class PushMonitor(TextRepr, widgets.VBox):
+    """Runs an injected push and shows each layer's phase and bytes live, then what the push sent."""
+
+    status = traitlets.Unicode("ready")          # ready | running | done | failed
+    report = traitlets.Instance(PushReport, allow_none=True)
+    error = traitlets.Instance(BaseException, allow_none=True)
+
+    def __init__(self, reference: str, runner: Runner, *, autostart: bool = False, threaded: bool = False,
+                 throttle: float = 0.1, image: ImageView | ImageDiff | None = None,
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_class("lab-widget")
+        self.add_class("lab-pushmonitor")
+        self.reference = reference
+        self.throttle = throttle
+        self.threaded = threaded
+        self.renders = 0                       # layer bar updates sent to the view, for tests of throttling
+        self._runner = runner
+        self._clock = clock
+        self._titles = _layer_titles(image)
+        self._layers: dict[str, tuple[PushPhase, int, int]] = {}
+        self._sources: dict[str, str] = {}
+        self._rows: dict[str, _LayerRow] = {}
+        self._last_render: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._header = html_widget("", "lab-push-header")
+        self._bars = widgets.VBox()
+        self._bars.add_class("lab-push-bars")
+        self._summary = html_widget("", "lab-push-summary")
+        self._start_button = button("Push", "lab-push-start", style="primary",
+                                    tooltip=f"docker push {reference}")
+        self._start_button.on_click(lambda _b: self.start())
+        self.messages = widgets.Output()
+        self.observe(self._render, names=["status", "report", "error"])
+        self._render()
+        if autostart:
+            self.start()
+
+    @property
+    def layers(self) -> dict[str, tuple[PushPhase, int, int]]:
+        """Each layer id seen so far → (phase, current bytes, total bytes), in the order they appeared."""
+        with self._lock:
+            return dict(self._layers)
+
+    @classmethod
+    def show(cls, reference: str, runner: Runner, **kwargs: Any) -> PushMonitor:
+        """Display a monitor, run the push live under it, then refresh the output's text twin; returns it.
+
+        For a cell whose output nbval compares, prefer `PushMonitor(..., autostart=True)` as the cell's value:
+        nbval keeps the first display of `show` (the "ready" text) and ignores the later update. Assign the
+        result (`monitor = PushMonitor.show(...)`) so the cell does not display the monitor a second time.
+        """
+        from IPython.display import display
+
+        monitor = cls(reference, runner, autostart=False, **kwargs)
+        handle = display(monitor, display_id=True)
+        monitor.start()
+        monitor.wait()
+        if handle is not None:
+            handle.update(monitor)
+        return monitor
+
+    def start(self) -> PushReport | None:
+        """Run the push (in a thread when `threaded`); returns the report when run synchronously."""
+        with self._lock:
+            if self.status == "running":
+                self.messages.append_stdout("a push is already running\n")
+                return None
+            self._layers.clear()
+            self._sources.clear()
+            for row in self._rows.values():
+                row.close()
+            self._rows.clear()
+            self._last_render.clear()
+            self._bars.children = ()
+            self.report = None
+            self.error = None
+            self.status = "running"
+        if self.threaded:
+            self._thread = threading.Thread(target=self._run, name=f"push {self.reference}", daemon=True)
+            self._thread.start()
+            return None
+        self._run()
+        return self.report
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until a threaded push ends (no-op for a synchronous one)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def on_event(self, event: PushEvent) -> None:
+        """Take one progress event: always keep the state, redraw the bar at most every `throttle` seconds."""
+        with self._lock:
+            previous = self._layers.get(event.layer)
+            if previous is not None and previous[0].done and not event.phase.done:
+                return          # a late progress line never undoes a finished layer
+            total = event.total or (previous[2] if previous else 0)
+            if event.phase is PushPhase.PUSHED:
+                current = max(event.current, total, previous[1] if previous else 0)
+            elif event.phase is PushPhase.RETRYING and previous:
+                current = event.current or previous[1]
+            else:
+                current = event.current
+            self._layers[event.layer] = (event.phase, current, total)
+            if event.source:
+                self._sources[event.layer] = event.source
+            now = self._clock()
+            changed = previous is None or previous[0] is not event.phase
+            last = self._last_render.get(event.layer)
+            if changed or event.phase.done or last is None or now - last >= self.throttle:
+                self._last_render[event.layer] = now
+                self._draw_layer(event.layer)
+
+    def _run(self) -> None:
+        try:
+            report = self._runner(self.on_event)
+        except Exception as exc:  # noqa: BLE001 - a failed push is shown, never raised into the view
+            with self._lock:
+                self.error = exc
+                self.status = "failed"
+            return
+        with self._lock:
+            self._apply_report(report)
+            self.report = report
+            self.status = "done"
+
+    def _apply_report(self, report: PushReport) -> None:
+        """Settle every layer from the report's outcomes, so a missed terminal event still ends its bar."""
+        for outcome in report.layers:
+            phase = _OUTCOME_PHASE.get(outcome.outcome)
+            if phase is None:
+                continue
+            old = self._layers.get(outcome.id)
+            total = old[2] if old and old[2] else outcome.bytes
+            if old is None or old[0] is not phase:
+                current = total if phase is PushPhase.PUSHED else (old[1] if old else 0)
+                self._layers[outcome.id] = (phase, current, total)
+            self._draw_layer(outcome.id)
+
+    def _role(self, layer_id: str) -> str:
+        """What a row is when the report says it is no layer (containerd also lists config and manifest)."""
+        report = self.report
+        if report is None or not report.layers or any(item.id == layer_id for item in report.layers):
+            return ""
+        if short_digest(report.digest).startswith(layer_id.lower()):
+            return "the manifest"
+        return "not a layer: the image config"
+
+    def _row(self, layer_id: str) -> _LayerRow:
+        row = self._rows.get(layer_id)
+        if row is None:
+            row = _LayerRow(layer_id, self._titles.get(layer_id[:12], ""))
+            self._rows[layer_id] = row
+            self._bars.children = tuple(item.box for item in self._rows.values())
+        return row
+
+    def _draw_layer(self, layer_id: str) -> None:
+        phase, current, total = self._layers[layer_id]
+        row = self._row(layer_id)
+        self.renders += 1
+        if phase.done:
+            row.bar.max, row.bar.value = 1, 1
+        else:
+            row.bar.max = max(total, current, 1)   # the engine's total can undercount a tiny layer's tar
+            row.bar.value = current
+        row.bar.style.bar_color = _BAR_COLOUR.get(phase, COLOURS["empty"])
+        set_classes(row.bar, _BAR_CLASSES, (f"lab-push-bar--{phase.value}",))
+        note = row.title or self._role(layer_id)
+        row.label.value = (f'<code style="{MONO}">{esc(layer_id)}</code> '
+                           f'<span class="lab-push-phase" data-phase="{phase.value}">'
+                           f'{esc(self._phase_words(layer_id))}</span>'
+                           + (f' <span style="color:{COLOURS["muted"]}">{esc(note)}</span>' if note else ""))
+
+    def _phase_words(self, layer_id: str) -> str:
+        phase, current, total = self._layers[layer_id]
+        words = _PHASE_TEXT[phase]
+        if phase is PushPhase.PUSHING and total >= current and total:
+            words += f" {human_bytes(current)} / {human_bytes(total)}"
+        elif phase is PushPhase.PUSHING and current:
+            words += f" {human_bytes(current)}"
+        elif phase is PushPhase.MOUNTED and layer_id in self._sources:
+            words += f" from {self._sources[layer_id]}"
+        elif phase is PushPhase.PUSHED and self.report is not None:
+            sent = next((item.bytes for item in self.report.layers if item.id == layer_id), None)
+            if sent:
+                words += f" ({human_bytes(sent)} compressed)"
+        return words
+
+    def _render(self, _change: object = None) -> None:
+        status = self.status
+        self._header.value = (f'<b>docker push</b> <code style="{MONO}">{esc(self.reference)}</code> '
+                              f'<span class="lab-push-status" data-status="{status}">{status}</span>')
+        if self.error is not None:
+            self._summary.value = error_html(self.error)
+        elif self.report is not None:
+            self._summary.value = self._summary_html(self.report)
+            for layer_id in self._rows:
+                self._draw_layer(layer_id)
+        else:
+            self._summary.value = ""
+        head = (self._header, self._start_button) if status == "ready" else (self._header,)
+        self.children = (*head, self._bars, self._summary, self.messages)
+
+    def _summary_html(self, report: PushReport) -> str:
+        return (f'<div class="lab-push-done" style="border-left:4px solid {COLOURS["passed"]};'
+                f'padding:4px 8px">{esc(self._summary_text(report))} in {report.seconds:.1f} s<br>'
+                f'digest <code style="{MONO}">{esc(report.digest)}</code></div>')
+
+    @staticmethod
+    def _summary_text(report: PushReport) -> str:
+        """Bytes sent of the image's total and the layers skipped (no timing, so the text twin is stable)."""
+        counts = {name: sum(1 for item in report.layers if item.outcome == name)
+                  for name in ("pushed", "exists", "mounted")}
+        total = report.bytes_uploaded + report.bytes_skipped
+        skipped = counts["exists"] + counts["mounted"]
+        plural = "s" if counts["pushed"] != 1 else ""
+        return (f"sent {human_bytes(report.bytes_uploaded)} of the image's {human_bytes(total)} "
+                f"({counts['pushed']} layer{plural} uploaded, {skipped} skipped: "
+                f"{counts['exists']} already there, {counts['mounted']} mounted)")
+
+    def text(self) -> str:
+        """The push's state as lines: status, each layer's phase, then the summary or the error."""
+        lines = [f"PushMonitor {self.reference}: {self.status}"]
+        with self._lock:
+            for layer_id in self._layers:
+                role = self._role(layer_id)
+                role = f" ({role})" if role else ""
+                lines.append(f"  {layer_id:12}  {self._phase_words(layer_id)}{role}")
+        if self.error is not None:
+            lines.extend("  " + line for line in error_text(self.error).splitlines())
+        elif self.report is not None:
+            lines.append("  " + self._summary_text(self.report))
+            lines.append(f"  digest {self.report.digest}")
+        elif self.status == "ready":
+            lines.append("  not started: click Push or call .start()")
+        return "\n".join(lines)
+
+
+def _layer_titles(image: ImageView | ImageDiff | None) -> dict[str, str]:
+    """Short ids (diff id and, when known, blob digest prefixes) → the instruction that made the layer."""
+    if image is None:
+        return {}
+    titles: dict[str, str] = {}
+    if isinstance(image, ImageDiff):
+        for item in image.layers:
+            if item.blob is not None:
+                titles[short_digest(item.blob.digest)] = item.layer.instruction
+        image = image.image
+    for layer in image.fs_layers:
+        titles.setdefault(layer.short_id, layer.instruction)
+    return titles

@@ -1,0 +1,292 @@
+"""PushMonitor fed by recorded push streams: classic (ids are diff id prefixes) and containerd (blob ids)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from labsupport.errors import PushFailed
+from labsupport.model import (
+    Blob,
+    ImageDiff,
+    ImageView,
+    Layer,
+    LayerDiff,
+    LayerOutcome,
+    LayerState,
+    PushEvent,
+    PushPhase,
+    PushReport,
+)
+from labsupport.pushstream import event_from_line
+from labsupport.widgets import PushMonitor
+
+STREAMS = Path(__file__).resolve().parents[1] / "data" / "push-streams"
+
+
+def meta(name: str) -> dict:
+    return json.loads((STREAMS / f"{name}.meta.json").read_text())
+
+
+def recorded_events(name: str) -> list[PushEvent]:
+    """The layer events of a recorded engine stream, read by the engine wrapper's own line parser."""
+    lines = [json.loads(line) for line in (STREAMS / f"{name}.jsonl").read_text().splitlines()]
+    return [event for event in map(event_from_line, lines) if event is not None]
+
+
+def classic_ids(name: str) -> list[str]:
+    """The stream ids of a classic-store push: 12-hex prefixes of the image's diff ids, bottom first."""
+    return [diff_id.split(":")[1][:12] for diff_id in meta(name)["diff_ids"]]
+
+
+def recorded_report(name: str, outcome: str, *, by_blob: bool = False) -> PushReport:
+    """The PushReport of a recorded push: each manifest blob paired with its stream id."""
+    info = meta(name)
+    ids = ([blob["digest"].split(":")[1][:12] for blob in info["manifest_layers"]] if by_blob
+           else classic_ids(name))
+    layers = tuple(LayerOutcome(layer_id, outcome, blob["size"], blob["digest"])
+                   for layer_id, blob in zip(ids, info["manifest_layers"]))
+    return PushReport(info["reference"], info["manifest_digest"], 942, layers, seconds=0.42)
+
+
+def scripted(events: list[PushEvent], report: PushReport | None = None, error: Exception | None = None):
+    """A runner that plays events into the monitor, then returns the report or raises the error."""
+    def runner(on_event):
+        for event in events:
+            on_event(event)
+        if error is not None:
+            raise error
+        return report
+    return runner
+
+
+def bar_classes(monitor: PushMonitor) -> dict[str, tuple[str, ...]]:
+    return {layer_id: tuple(row.bar._dom_classes) for layer_id, row in monitor._rows.items()}
+
+
+def test_classic_first_push_ends_with_every_layer_pushed_and_the_summary():
+    report = recorded_report("classic-first-push", "pushed")
+    monitor = PushMonitor(report.reference, scripted(recorded_events("classic-first-push"), report),
+                          autostart=True)
+    assert monitor.status == "done" and monitor.report is report and monitor.error is None
+    assert sorted(monitor.layers) == sorted(classic_ids("classic-first-push"))
+    assert {phase for phase, _, _ in monitor.layers.values()} == {PushPhase.PUSHED}
+    base = classic_ids("classic-first-push")[0]
+    last_pushing = [e for e in recorded_events("classic-first-push") if e.layer == base and e.current][-1]
+    assert monitor.layers[base][1] == last_pushing.current        # the last byte count the stream gave
+    for layer_id, classes in bar_classes(monitor).items():
+        assert classes == ("lab-push-bar", "lab-push-bar--pushed"), layer_id
+        assert monitor._rows[layer_id].bar.value == monitor._rows[layer_id].bar.max
+        assert monitor._rows[layer_id].bar.style.bar_color == "#ef6c00"                # "upload" orange
+    summary = monitor._summary.value
+    assert "sent 1.1 MB of the image&#x27;s 1.1 MB" in summary
+    assert "3 layers uploaded, 0 skipped" in summary
+    assert report.digest in summary
+    text = repr(monitor)
+    assert f"{base}  pushed (1.1 MB compressed)" in text and report.digest in text
+
+
+def test_classic_repeat_push_skips_every_layer():
+    report = recorded_report("classic-repeat-push", "exists")
+    monitor = PushMonitor(report.reference, scripted(recorded_events("classic-repeat-push"), report))
+    assert monitor.status == "ready" and monitor.layers == {}
+    assert monitor.start() is report
+    assert {phase for phase, _, _ in monitor.layers.values()} == {PushPhase.EXISTS}
+    assert all(classes[-1] == "lab-push-bar--exists" for classes in bar_classes(monitor).values())
+    assert {row.bar.style.bar_color for row in monitor._rows.values()} == {"#2e7d32"}   # LayerStack's "there"
+    assert "sent 0 B of the image&#x27;s 1.1 MB" in monitor._summary.value
+    assert "3 skipped: 3 already there, 0 mounted" in monitor._summary.value
+    assert "already exists" in monitor.text()
+
+
+def test_classic_cross_repository_mount_names_the_source():
+    report = recorded_report("classic-cross-repo-mount", "mounted")
+    monitor = PushMonitor(report.reference, scripted(recorded_events("classic-cross-repo-mount"), report),
+                          autostart=True)
+    assert {phase for phase, _, _ in monitor.layers.values()} == {PushPhase.MOUNTED}
+    assert "mounted from learner/hello-lab" in monitor.text()
+    base = classic_ids("classic-cross-repo-mount")[0]
+    assert "mounted from learner/hello-lab" in monitor._rows[base].label.value
+    assert "0 mounted" not in monitor._summary.value and "3 mounted" in monitor._summary.value
+
+
+def containerd_diff(name: str) -> ImageDiff:
+    """The pushed image as a diff whose layers know their blobs, so blob-prefix ids get their instruction."""
+    info = meta(name)
+    steps = ("ADD file:0a1b in /", "COPY hello.sh /app/hello.sh", "RUN chmod +x /app/hello.sh")
+    layers = tuple(Layer(diff_id, 1000, step) for diff_id, step in zip(info["diff_ids"], steps))
+    blobs = [Blob(blob["digest"], blob["size"], blob["media_type"]) for blob in info["manifest_layers"]]
+    return ImageDiff(ImageView("sha256:" + "ee" * 32, ("hello-lab:1.0",), layers), "learner/hello-lab",
+                     tuple(LayerDiff(layer, LayerState.UPLOAD, blob=blob, upload_bytes=blob.size)
+                           for layer, blob in zip(layers, blobs)))
+
+
+def test_containerd_first_push_names_blobs_and_marks_config_and_manifest():
+    name = "containerd-first-push"
+    report = recorded_report(name, "pushed", by_blob=True)
+    monitor = PushMonitor(report.reference, scripted(recorded_events(name), report),
+                          image=containerd_diff(name), autostart=True)
+    blob_ids = [blob["digest"].split(":")[1][:12] for blob in meta(name)["manifest_layers"]]
+    config_id = meta(name)["config_digest"].split(":")[1][:12]
+    manifest_id = report.digest.split(":")[1][:12]
+    assert set(monitor.layers) == {*blob_ids, config_id, manifest_id}
+    assert all(phase is PushPhase.PUSHED for phase, _, _ in monitor.layers.values())
+    assert monitor.layers[blob_ids[0]] == (PushPhase.PUSHED, 1_068_519, 1_068_519)   # compressed counts
+    assert "ADD file:0a1b in /" in monitor._rows[blob_ids[0]].label.value
+    assert "RUN chmod" in monitor._rows[blob_ids[2]].label.value
+    assert "the manifest" in monitor._rows[manifest_id].label.value
+    assert "not a layer" in monitor._rows[config_id].label.value
+    assert "3 layers uploaded, 0 skipped" in monitor._summary.value     # the report, not the bar count
+    assert f"{manifest_id}  pushed (the manifest)" in monitor.text()
+
+
+def test_containerd_cross_repository_mount():
+    name = "containerd-cross-repo-mount"
+    report = recorded_report(name, "mounted", by_blob=True)
+    monitor = PushMonitor(report.reference, scripted(recorded_events(name), report), autostart=True)
+    blob_ids = [blob["digest"].split(":")[1][:12] for blob in meta(name)["manifest_layers"]]
+    assert all(monitor.layers[layer_id][0] is PushPhase.MOUNTED for layer_id in blob_ids)
+    assert all(bar_classes(monitor)[layer_id][-1] == "lab-push-bar--mounted" for layer_id in blob_ids)
+    config_id = meta(name)["config_digest"].split(":")[1][:12]
+    assert monitor.layers[config_id][0] is PushPhase.EXISTS              # "Already exists" for the config
+    assert "sent 0 B" in monitor._summary.value and "3 mounted" in monitor._summary.value
+
+
+def test_a_late_progress_line_never_undoes_a_finished_layer():
+    monitor = PushMonitor("r", scripted([]))
+    monitor.on_event(PushEvent("eeeeeeeeeeee", PushPhase.PUSHED, 0, 10))
+    monitor.on_event(PushEvent("eeeeeeeeeeee", PushPhase.PUSHING, 5, 10))
+    assert monitor.layers["eeeeeeeeeeee"][0] is PushPhase.PUSHED
+
+
+def test_the_view_is_live_while_the_push_runs():
+    snapshots = []
+    events = [PushEvent("aaaaaaaaaaaa", PushPhase.PREPARING),
+              PushEvent("aaaaaaaaaaaa", PushPhase.PUSHING, 500, 1000)]
+
+    def runner(on_event):
+        for event in events:
+            on_event(event)
+            bar = monitor._rows["aaaaaaaaaaaa"].bar
+            snapshots.append((monitor.status, monitor.layers["aaaaaaaaaaaa"], bar.value))
+        on_event(PushEvent("aaaaaaaaaaaa", PushPhase.PUSHED))
+        return PushReport("r", "sha256:" + "11" * 32, 1, (LayerOutcome("aaaaaaaaaaaa", "pushed", 900),))
+
+    monitor = PushMonitor("r", runner)
+    monitor.start()
+    assert snapshots == [("running", (PushPhase.PREPARING, 0, 0), 0),
+                         ("running", (PushPhase.PUSHING, 500, 1000), 500)]
+    assert "pushing 500 B / 1.0 kB" not in monitor.text()      # the final state replaced it
+    assert monitor.layers["aaaaaaaaaaaa"] == (PushPhase.PUSHED, 1000, 1000)
+
+
+def test_progress_is_throttled_per_layer_but_phase_changes_always_render():
+    now = [0.0]
+    monitor = PushMonitor("r", scripted([]), throttle=0.1, clock=lambda: now[0])
+    monitor.on_event(PushEvent("aaaaaaaaaaaa", PushPhase.PREPARING))
+    for step in range(1, 51):                                   # 50 updates over 0.5 s
+        now[0] = step * 0.01
+        monitor.on_event(PushEvent("aaaaaaaaaaaa", PushPhase.PUSHING, step * 100, 5000))
+    pushing_renders = monitor.renders - 1
+    assert 5 <= pushing_renders <= 7
+    assert monitor.layers["aaaaaaaaaaaa"] == (PushPhase.PUSHING, 5000, 5000)   # state is never throttled
+    before = monitor.renders
+    monitor.on_event(PushEvent("aaaaaaaaaaaa", PushPhase.PUSHED))              # same instant: still drawn
+    assert monitor.renders == before + 1
+    assert bar_classes(monitor)["aaaaaaaaaaaa"][-1] == "lab-push-bar--pushed"
+
+
+def test_a_push_failure_shows_message_and_fix_not_a_traceback():
+    error = PushFailed("localhost:5001/learner/hello-lab:1.0", "no basic auth credentials",
+                       "the Docker client holds no credential for this registry",
+                       fix="docker login localhost:5001 -u learner --password-stdin")
+    monitor = PushMonitor("localhost:5001/learner/hello-lab:1.0",
+                          scripted(recorded_events("classic-error-no-credentials"), error=error),
+                          autostart=True)
+    assert monitor.status == "failed" and monitor.error is error and monitor.report is None
+    html = monitor._summary.value
+    assert "lab-error" in html and "no basic auth credentials" in html
+    assert "docker login localhost:5001 -u learner --password-stdin" in html
+    assert "Traceback" not in html and "Traceback" not in monitor.text()
+    assert "fix: docker login" in monitor.text()
+    assert {phase for phase, _, _ in monitor.layers.values()} == {PushPhase.PREPARING}
+
+
+def test_an_unexpected_error_is_shown_too():
+    monitor = PushMonitor("r", scripted([], error=ValueError("stream ended early")), autostart=True)
+    assert monitor.status == "failed"
+    assert "unexpected ValueError: stream ended early" in monitor._summary.value
+
+
+def test_the_report_settles_layers_whose_last_event_was_missed():
+    events = [PushEvent("bbbbbbbbbbbb", PushPhase.PUSHING, 10, 100)]
+    report = PushReport("r", "sha256:" + "22" * 32, 1, (LayerOutcome("bbbbbbbbbbbb", "pushed", 80),
+                                                        LayerOutcome("cccccccccccc", "exists", 30)))
+    monitor = PushMonitor("r", scripted(events, report), autostart=True)
+    assert monitor.layers == {"bbbbbbbbbbbb": (PushPhase.PUSHED, 100, 100),
+                              "cccccccccccc": (PushPhase.EXISTS, 0, 30)}
+
+
+def test_push_button_starts_and_disappears():
+    report = recorded_report("classic-repeat-push", "exists")
+    monitor = PushMonitor(report.reference, scripted(recorded_events("classic-repeat-push"), report))
+    assert monitor._start_button in monitor.children
+    assert "not started" in monitor.text()
+    monitor._start_button.click()
+    assert monitor.status == "done"
+    assert monitor._start_button not in monitor.children
+
+
+def test_threaded_push_and_a_second_start_while_running_is_refused():
+    gate = threading.Event()
+
+    def runner(on_event):
+        on_event(PushEvent("dddddddddddd", PushPhase.PUSHING, 1, 2))
+        gate.wait(5)
+        return PushReport("r", "sha256:" + "33" * 32, 1, (LayerOutcome("dddddddddddd", "pushed", 2),))
+
+    monitor = PushMonitor("r", runner, threaded=True, autostart=True)
+    assert monitor.status == "running"
+    assert monitor.start() is None
+    assert "already running" in monitor.messages.outputs[-1]["text"]
+    gate.set()
+    monitor.wait(5)
+    assert monitor.status == "done"
+    assert monitor.layers["dddddddddddd"][0] is PushPhase.PUSHED
+
+
+def test_mimebundle_text_is_the_state():
+    monitor = PushMonitor("r", scripted([], PushReport("r", "sha256:" + "44" * 32, 1)), autostart=True)
+    bundle = monitor._repr_mimebundle_()
+    assert bundle["text/plain"].startswith("PushMonitor r: done")
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+@pytest.mark.parametrize("name", ["classic-first-push", "classic-one-layer-change", "classic-repeat-push"])
+def test_every_recorded_success_ends_with_done_layers(name):
+    events = recorded_events(name)
+    assert events, name
+    monitor = PushMonitor("r", scripted(events, PushReport("r", "sha256:" + "55" * 32, 1)), autostart=True)
+    assert all(phase.done for phase, _, _ in monitor.layers.values())
+    assert all(classes[-1] in ("lab-push-bar--pushed", "lab-push-bar--exists", "lab-push-bar--mounted")
+               for classes in bar_classes(monitor).values())
+
+
+def test_a_second_start_redraws_from_scratch():
+    first = [PushEvent("ffffffffffff", PushPhase.PUSHING, 5, 10), PushEvent("ffffffffffff", PushPhase.PUSHED)]
+    runs = iter([first, [PushEvent("ffffffffffff", PushPhase.EXISTS)]])
+
+    def runner(on_event):
+        for event in next(runs):
+            on_event(event)
+        return PushReport("r", "sha256:" + "66" * 32, 1)
+
+    monitor = PushMonitor("r", runner, autostart=True)
+    old_bar = monitor._rows["ffffffffffff"].bar
+    monitor.start()
+    assert monitor.layers == {"ffffffffffff": (PushPhase.EXISTS, 0, 0)}
+    assert monitor._rows["ffffffffffff"].bar is not old_bar and old_bar.comm is None
+    assert len(monitor._bars.children) == 1
