@@ -139,6 +139,9 @@ class Reference:
         """Validate every part and normalise Docker Hub's host and `library/`, so any instance is valid."""
         try:
             _check_host(_text_part("host", self.host))
+            if not ("." in self.host or ":" in self.host or self.host == "localhost"):
+                raise _Bad(f"host {self.host!r} would read back as a repository: a host holds '.' or ':' "
+                           "or is localhost")
             host = _normal_host(self.host)
             _check_repository(_text_part("repository", self.repository))
             repository = _normal_repository(host, self.repository)
