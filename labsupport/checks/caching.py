@@ -1,0 +1,102 @@
+"""Lesson 06's check: `caching.minimal-upload`, hello-lab:1.1 differs from 1.0 only in the app's top layer.
+
+Both tags are read from the registry and their layer blob lists compared: with a cache-friendly Dockerfile an
+app change rebuilds only the layers from the `COPY` of the app up, so every layer of 1.0 below its top one is
+a layer of 1.1 too, and the push of 1.1 uploaded only what lies above them ("Layer already exists" for the
+rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..config import LabConfig
+from ..model import Blob, RemoteView
+from . import images, push, tagging
+from .base import OK, CheckContext, CheckResult, exercise
+
+OLD, NEW = "1.0", "1.1"
+
+
+def shared_base(old: Sequence[Blob], new: Sequence[Blob]) -> int:
+    """How many layers, from the bottom, the two blob lists have in common."""
+    count = 0
+    for before, after in zip(old, new, strict=False):
+        if before.digest != after.digest:
+            break
+        count += 1
+    return count
+
+
+def changed_lower_layers(old: RemoteView, new: RemoteView) -> int:
+    """How many layers of `old` below its top one are not in place in `new` (0 when cache-friendly)."""
+    lower = max(len(old.blobs) - 1, 0)
+    return max(lower - shared_base(old.blobs, new.blobs), 0)
+
+
+def same_layers(old: RemoteView, new: RemoteView) -> bool:
+    """Whether two tags hold the very same layers (the app did not change, or 1.1 is 1.0 tagged again)."""
+    return [blob.digest for blob in old.blobs] == [blob.digest for blob in new.blobs]
+
+
+def build_new_command(config: LabConfig) -> str:
+    """Change the app's version, rebuild it as 1.1, tag it and push it: the exercise's whole path."""
+    version = images.display_path(images.app_dir() / "VERSION")
+    return (f"echo {NEW} > {version} && {images.build_command(config, NEW)} && "
+            f"{push.push_command(config, NEW, tagged=False)}")
+
+
+def reorder_command(config: LabConfig) -> str:
+    """Put the app's COPY last, then rebuild and push both versions so they share the lower layers."""
+    version = images.display_path(images.app_dir() / "VERSION")
+    dockerfile = images.display_path(images.app_dir() / "Dockerfile")
+    steps = [f"echo {tag} > {version} && {images.build_command(config, tag)} && "
+             f"{push.push_command(config, tag, tagged=False)}" for tag in (OLD, NEW)]
+    return f"in {dockerfile} move `COPY hello.sh VERSION /app/` below the RUN step, then: " + " && ".join(
+        steps)
+
+
+def _result(code: str, message: str, hint: str = "") -> CheckResult:
+    return CheckResult("caching.minimal-upload", code == OK, code, message, hint=hint)
+
+
+@exercise("caching.minimal-upload", lesson="06", title="Push hello-lab:1.1 uploading only the changed layer")
+def check_minimal_upload(ctx: CheckContext) -> CheckResult:
+    """`<learner>/hello-lab:1.1` is in the registry and shares every layer of 1.0 but the top one(s)."""
+    config, engine = ctx.config, ctx.engine
+    repo = push.repository(config)
+    old = push.remote_view(ctx, repo, OLD)
+    if old is None:
+        tagged = engine.exists(tagging.target_ref(config, OLD))
+        return _result("old-not-pushed", f"the registry has no {repo}:{OLD} to compare {NEW} with: push "
+                       f"{OLD} first (lesson 05)", hint=push.push_command(config, OLD, tagged=tagged))
+    new = push.remote_view(ctx, repo, NEW)
+    if new is None:
+        target, source = tagging.target_ref(config, NEW), images.local_ref(NEW)
+        if engine.exists(target):
+            same = not engine.exists(source) or engine.image_id(source) == engine.image_id(target)
+            hint = push.push_command(config, NEW, tagged=True, same=same)
+        elif engine.exists(source):
+            hint = push.push_command(config, NEW, tagged=False)
+        else:
+            hint = build_new_command(config)
+        return _result("not-pushed", f"the registry has no {repo}:{NEW} yet", hint=hint)
+    if same_layers(old, new):
+        return _result("unchanged", f"{repo}:{NEW} has exactly the layers of {OLD}: nothing in the app "
+                       "changed, so its push uploaded nothing and taught nothing",
+                       hint=build_new_command(config))
+    changed = changed_lower_layers(old, new)
+    if not changed and len(new.blobs) <= shared_base(old.blobs, new.blobs):
+        return _result("no-app-layer", f"{repo}:{NEW} is only the lower layers of {OLD}, with no app layer "
+                       "on top: the app's COPY is missing from its build", hint=build_new_command(config))
+    if changed:
+        lower = len(old.blobs) - 1
+        return _result("lower-layers-changed",
+                       f"{changed} of the {lower} layers below the app's top layer changed from {OLD} to "
+                       f"{NEW}, so the push of {NEW} uploaded them again: the Dockerfile copies the app "
+                       "before the steps that rarely change (or the build skipped the cache)",
+                       hint=reorder_command(config))
+    shared = shared_base(old.blobs, new.blobs)
+    size = sum(blob.size for blob in new.blobs[shared:])
+    return _result(OK, f"{repo}:{NEW} shares its {shared} lower layer(s) with {OLD}; its push uploaded only "
+                   f"{len(new.blobs) - shared} layer(s), {size} bytes compressed")

@@ -1,0 +1,153 @@
+"""Undo what an exercise made, so the learner can do it again: `labsupport reset ID` / `reset --all`.
+
+Each exercise leaves known things behind: local tags, tags in the lab registry (deleted through its HTTP API,
+by manifest digest, which also drops every other tag naming that digest), a login in the Docker client. The
+exercise's progress records are forgotten too. The registry's blobs stay until its garbage collection runs;
+that does not matter to any check, which reads tags and manifests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from .checks import images
+from .checks.base import exercise_info, exercises
+from .config import LabConfig
+from .dockerconfig import load_credential
+from .errors import LabError
+from .progress import ProgressLog
+
+#: A lab repository name relative to the learner's namespace, and the tag to delete (None: every tag).
+RemoteTag = tuple[str, str | None]
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What one exercise leaves behind: local tags, lab registry tags, a Docker client login."""
+
+    local: tuple[str, ...] = ()
+    remote: tuple[RemoteTag, ...] = ()
+    login: bool = False
+
+
+def leftovers(exercise_id: str, config: LabConfig) -> Leftovers:
+    """The things an exercise makes, with the learner's real names filled in (nothing for an unknown id)."""
+    app, local, ref = images.REPOSITORY, images.local_ref, config.ref
+    table = {
+        "images.build": Leftovers(local=(local("1.0"),)),
+        "tagging.tag": Leftovers(local=(ref(app, "1.0"),)),
+        "login.logged-in": Leftovers(login=True),
+        "push.pushed": Leftovers(remote=((app, "1.0"),)),
+        "caching.minimal-upload": Leftovers(local=(local("1.1"), ref(app, "1.1")), remote=((app, "1.1"),)),
+        "security.no-secrets": Leftovers(local=(local("secure"), ref(app, "secure")),
+                                         remote=((app, "secure"),)),
+        "production.tags": Leftovers(local=(ref(app, "1.2.0"), ref(app, "1.2")),
+                                     remote=((app, "1.2.0"), (app, "1.2"))),
+        "production.index": Leftovers(local=(ref("multi", "1.0"),), remote=(("multi", None),)),
+        "hood.handmade": Leftovers(local=(ref("handmade", "1.0"),), remote=(("handmade", None),)),
+        "capstone.ship": Leftovers(remote=(("capstone", None),)),
+    }
+    return table.get(exercise_id, Leftovers())
+
+
+@dataclass
+class ResetReport:
+    """What a reset did, one line per action, for the CLI and the notebook."""
+
+    exercises: tuple[str, ...]
+    done: list[str] = field(default_factory=list)
+    forgotten: int = 0
+
+    def __str__(self) -> str:
+        head = f"reset {', '.join(self.exercises) if len(self.exercises) < 4 else 'every exercise'}"
+        lines = [f"  {line}" for line in self.done] or ["  nothing of it was left in the engine or registry"]
+        lines.append(f"  forgot {self.forgotten} progress record(s)")
+        return "\n".join([head + ":", *lines])
+
+
+def _delete_remote(config: LabConfig, items: list[RemoteTag], report: ResetReport) -> None:
+    """Delete the tags' manifests from the lab registry, with the lab's own credential."""
+    if not items:
+        return
+    from .checks.push import lab_registry_errors
+    from .views import lab_registry
+
+    with lab_registry(config) as registry, lab_registry_errors():
+        for name, tag in items:
+            repository = f"{config.learner}/{name}"
+            if tag is None:
+                for digest in registry.delete_repository_tags(repository):
+                    report.done.append(f"deleted {config.registry}/{repository}@{digest} from the registry")
+                continue
+            digest = registry.head_manifest(repository, tag)
+            if digest is not None:
+                registry.delete_manifest(repository, digest)
+                report.done.append(f"deleted {config.registry}/{repository}:{tag} ({digest[:19]}…) "
+                                   "from the registry")
+
+
+def _remove_local(config: LabConfig, names: list[str], report: ResetReport) -> None:
+    """Remove local tags (an image goes with its last); one in use by a container is reported, not forced."""
+    if not names:
+        return
+    from .engine import Engine
+
+    engine = Engine(config=config)
+    for name in names:
+        if not engine.exists(name):
+            continue
+        try:
+            engine.remove(name)
+        except LabError as exc:
+            report.done.append(f"kept {name}: {exc.message}" + (f" ({exc.fix})" if exc.fix else ""))
+            continue
+        report.done.append(f"removed the local tag {name}")
+
+
+def _logout(config: LabConfig, report: ResetReport) -> None:
+    """`docker logout` from the lab registry, so the login exercise starts from no credential."""
+    if load_credential(config.registry) is None:
+        return
+    docker = shutil.which("docker")
+    if docker is None:
+        report.done.append("still logged in: there is no docker command here; run "
+                           f"docker logout {config.registry}")
+        return
+    done = subprocess.run([docker, "logout", config.registry], capture_output=True, text=True, check=False,
+                          timeout=60)
+    if done.returncode == 0:
+        report.done.append(f"logged the Docker client out of {config.registry}")
+    else:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        report.done.append(f"docker logout {config.registry} failed: {said[-1] if said else done.returncode}")
+
+
+def _reset(ids: tuple[str, ...], config: LabConfig, report: ResetReport) -> ResetReport:
+    found = [leftovers(exercise_id, config) for exercise_id in ids]
+    remote = list(dict.fromkeys(item for left in found for item in left.remote))
+    local = list(dict.fromkeys(name for left in found for name in left.local))
+    _delete_remote(config, remote, report)   # first: a registry that is down stops it before any change
+    _remove_local(config, local, report)
+    if any(left.login for left in found):
+        _logout(config, report)
+    return report
+
+
+def reset_exercise(exercise_id: str, config: LabConfig | None = None) -> ResetReport:
+    """Undo one exercise (its local tags, registry tags, login) and forget its progress."""
+    config = config or LabConfig.from_env()
+    info = exercise_info(exercise_id)       # an unknown id raises UnknownExercise with the known ones
+    report = _reset((info.id,), config, ResetReport((info.id,)))
+    report.forgotten = ProgressLog(config.progress_file).reset(info.id)
+    return report
+
+
+def reset_all(config: LabConfig | None = None) -> ResetReport:
+    """Undo every exercise and forget all progress (predictions too); the registry itself keeps running."""
+    config = config or LabConfig.from_env()
+    ids = tuple(info.id for info in exercises())
+    report = _reset(ids, config, ResetReport(ids))
+    report.forgotten = ProgressLog(config.progress_file).reset(None)
+    return report
