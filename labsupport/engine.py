@@ -1,0 +1,385 @@
+"""I/O: the Docker engine through the docker SDK: build, tag, inspect layers, run, save, a structured push.
+
+Every docker SDK error is translated here, at the boundary, into a labsupport error with a fix line:
+no engine → EngineUnavailable, no image → ImageNotFound, a failed build → BuildFailed, a failed push →
+PushFailed (explained by pushstream), a failed container → RunFailed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import tarfile
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import docker
+import docker.errors
+import requests
+
+from . import refs
+from .config import LabConfig
+from .errors import (
+    BuildFailed,
+    ConfigError,
+    DockerConfigError,
+    EngineUnavailable,
+    ImageNotFound,
+    InvalidReference,
+    LabError,
+    RunFailed,
+)
+from .history import clean_instruction, empty_flags, pair_layers
+from .model import ImageView, PushEvent, PushReport, RemoteView
+from .pushstream import PushAccumulator, layer_outcomes
+
+__all__ = ["Engine", "EngineInfo", "RemoteViews", "clean_instruction"]
+log = logging.getLogger(__name__)
+
+START_ENGINE = ("start the engine: open Docker Desktop, or `colima start`, or `sudo systemctl start docker`; "
+                "then `labsupport doctor`")
+
+
+class RemoteViews(Protocol):
+    """What push needs of a registry client (labsupport.registry.RegistryClient has it)."""
+
+    def remote_view(self, repository: str, tag: str) -> RemoteView: ...
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """The engine's version, its image store ("classic" or "containerd") and where the SDK reaches it."""
+
+    version: str
+    image_store: str
+    host: str
+    storage_driver: str = ""
+
+
+# -- the engine --------------------------------------------------------------------------------------
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "explanation", None) or str(exc)
+    lines = str(text).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def _where() -> tuple[str, str, bool]:
+    """(where the SDK reaches the engine, how that was chosen, whether it is a non-default docker context)."""
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"], "DOCKER_HOST", False
+    try:
+        from docker.context import ContextAPI
+
+        context = ContextAPI.get_current_context()
+        if context is not None and context.name != "default" and context.Host:
+            return context.Host, f"the docker context {context.name!r}", True
+    except (docker.errors.DockerException, OSError, ValueError, KeyError) as exc:
+        log.debug("no docker context: %s", exc)  # an unreadable context store: fall back to the socket
+    return "unix:///var/run/docker.sock", "the default socket", False
+
+
+class Engine:
+    """The Docker engine through the docker SDK; `config` only shapes fix lines (lab registry, learner)."""
+
+    def __init__(self, client: docker.DockerClient | None = None, *, config: LabConfig | None = None) -> None:
+        self._client = client
+        self._config = config
+
+    @classmethod
+    def connect(cls, *, timeout: int = 120, config: LabConfig | None = None) -> Engine:
+        """Reach the engine (DOCKER_HOST, else the current docker context, else the default socket)."""
+        host, chosen_by, from_context = _where()
+        try:
+            if from_context:
+                client = docker.DockerClient(base_url=host, timeout=timeout)
+            else:
+                client = docker.from_env(timeout=timeout)
+            client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            raise EngineUnavailable(f"the Docker engine does not answer at {host} ({chosen_by}): "
+                                    f"{_first_line(exc)}",
+                                    fix=START_ENGINE + " (or set DOCKER_HOST / `docker context use` to "
+                                        "the engine you mean)") from exc
+        return cls(client, config=config)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = Engine.connect()._client
+        return self._client  # type: ignore[return-value]
+
+    @property
+    def config(self) -> LabConfig | None:
+        if self._config is None:
+            try:
+                self._config = LabConfig.from_env()
+            except ConfigError:
+                return None
+        return self._config
+
+    @contextmanager
+    def _errors(self, ref: str | None = None) -> Iterator[None]:
+        """Translate docker SDK errors met inside the block into labsupport errors."""
+        try:
+            yield
+        except LabError:
+            raise
+        except (docker.errors.ImageNotFound, docker.errors.NotFound) as exc:
+            raise ImageNotFound(f"there is no local image {ref}: {_first_line(exc)}",
+                                fix="docker images   (lists what exists); build or tag the image first",
+                                ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailable(f"lost the Docker engine at {_where()[0]}: {_first_line(exc)}",
+                                    fix=START_ENGINE) from exc
+        except docker.errors.APIError as exc:
+            raise LabError(f"the Docker engine refused: {_first_line(exc)}", fix="labsupport doctor") from exc
+
+    # -- facts --------------------------------------------------------------------------------------
+    def info(self) -> EngineInfo:
+        """Version, image store, host: containerd's store shows `driver-type io.containerd.snapshotter.v1`."""
+        with self._errors():
+            data = self.client.info()
+        status = {str(key): str(value) for key, value in (data.get("DriverStatus") or []) if key}
+        containerd = "containerd.snapshotter" in status.get("driver-type", "")
+        base_url = self.client.api.base_url
+        host = _where()[0] if base_url.startswith("http+docker://") else base_url
+        return EngineInfo(version=str(data.get("ServerVersion", "")),
+                          image_store="containerd" if containerd else "classic",
+                          host=host, storage_driver=str(data.get("Driver", "")))
+
+    def exists(self, ref: str) -> bool:
+        """Whether the engine holds an image by this name or id."""
+        try:
+            self.image_id(ref)
+        except ImageNotFound:
+            return False
+        return True
+
+    def image_id(self, ref: str) -> str:
+        with self._errors(ref):
+            return str(self.client.api.inspect_image(ref)["Id"])
+
+    def image_view(self, ref: str) -> ImageView:
+        """The image's steps bottom to top, each filesystem step paired with its diff id (RootFS.Layers)."""
+        with self._errors(ref):
+            attrs = self.client.api.inspect_image(ref)
+            steps = list(reversed(self.client.api.history(ref)))
+        diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
+        flags = empty_flags(steps, len(diff_ids))
+        if flags is None:
+            flags = self._config_empty_flags(ref)
+        return ImageView(image_id=str(attrs["Id"]), tags=tuple(attrs.get("RepoTags") or ()),
+                         layers=pair_layers(steps, diff_ids, flags))
+
+    def _config_empty_flags(self, ref: str) -> list[bool] | None:
+        """The image config's own `empty_layer` flags, from `docker save` (only when sizes cannot tell)."""
+        with self._saved(ref) as (_, config, _layers):
+            history = config.get("history") or []
+        return [bool(step.get("empty_layer")) for step in history] or None
+
+    # -- contents -----------------------------------------------------------------------------------
+    def save(self, ref: str) -> bytes:
+        """The `docker save` tar of one image, in memory (the lab's images are small)."""
+        with self._errors(ref):
+            return b"".join(self.client.api.get_image(ref))
+
+    @contextmanager
+    def _saved(self, ref: str) -> Iterator[tuple[tarfile.TarFile, dict, list[str]]]:
+        """The saved tar spooled to a temporary file, with the image config and the layer paths, bottom up."""
+        with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as spool:
+            with self._errors(ref):
+                for chunk in self.client.api.get_image(ref):
+                    spool.write(chunk)
+            spool.seek(0)
+            with tarfile.open(fileobj=spool, mode="r:") as tar:
+                entry = json.load(tar.extractfile("manifest.json"))[0]  # type: ignore[arg-type]
+                config = json.load(tar.extractfile(entry["Config"]))  # type: ignore[arg-type]
+                yield tar, config, list(entry["Layers"])
+
+    def layer_tars(self, ref: str) -> Iterator[tuple[str, bytes]]:
+        """(diff id, uncompressed layer tar) for every layer, bottom up: what a secret scan reads."""
+        with self._saved(ref) as (tar, config, paths):
+            for diff_id, path in zip(config["rootfs"]["diff_ids"], paths):
+                data = tar.extractfile(path).read()  # type: ignore[union-attr]
+                yield diff_id, gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+    def layer_tar(self, ref: str, diff_id: str) -> bytes:
+        """The uncompressed tar of one layer of an image, by its diff id."""
+        for known, data in self.layer_tars(ref):
+            if known == diff_id:
+                return data
+        raise ImageNotFound(f"{ref} has no layer {diff_id}",
+                            fix=f"docker image inspect {ref}  (RootFS.Layers)")
+
+    # -- changes ------------------------------------------------------------------------------------
+    def build(self, path: str | os.PathLike, tag: str, buildargs: Mapping[str, str] | None = None,
+              on_line: Callable[[str], None] | None = None, *, nocache: bool = False) -> str:
+        """Build a folder with the classic builder: the image id, or BuildFailed with the build's error."""
+        folder = Path(path)
+        if not (folder / "Dockerfile").is_file():
+            raise BuildFailed(f"there is no Dockerfile in {folder}",
+                              fix=f"ls {folder}   (the build context folder)")
+        refs.parse(tag)
+        tail: deque[str] = deque(maxlen=15)
+        image_id = None
+        with self._errors(tag):
+            try:
+                for line in self.client.api.build(path=str(folder), tag=tag, buildargs=dict(buildargs or {}),
+                                                  rm=True, forcerm=True, nocache=nocache, decode=True):
+                    if line.get("error") or line.get("errorDetail"):
+                        raw = (line.get("errorDetail") or {}).get("message") or line.get("error")
+                        shown = "".join(f"\n    {text}" for text in list(tail)[-5:] if text.strip())
+                        message = f"the build of {tag} failed: {raw}"
+                        if shown:
+                            message += f"\n  its last output:{shown}"
+                        raise BuildFailed(message, fix=_build_fix(str(raw), folder, tag))
+                    text = line.get("stream")
+                    if text:
+                        tail.append(text.rstrip())
+                        if on_line:
+                            on_line(text)
+                    aux = line.get("aux") or {}
+                    if isinstance(aux, Mapping) and aux.get("ID"):
+                        image_id = str(aux["ID"])
+            except docker.errors.APIError as exc:
+                raw = _first_line(exc)
+                raise BuildFailed(f"the build of {tag} failed: {raw}",
+                                  fix=_build_fix(raw, folder, tag)) from exc
+        return image_id or self.image_id(tag)
+
+    def tag(self, src: str, dest: str) -> None:
+        """Give the image `src` the name `dest` (a tag is a pointer: no bytes are copied)."""
+        repository, tag = _engine_name(dest)
+        with self._errors(src):
+            self.client.api.tag(src, repository, tag)
+
+    def remove(self, ref: str, *, missing_ok: bool = False, force: bool = False) -> None:
+        """Remove a tag (the image goes with its last tag)."""
+        try:
+            with self._errors(ref):
+                self.client.api.remove_image(ref, force=force)
+        except ImageNotFound:
+            if not missing_ok:
+                raise
+        except LabError as exc:
+            if "conflict" in str(exc).lower() or "is using" in str(exc):
+                raise LabError(f"{ref} is in use by a container: {exc.message}",
+                               fix=f"docker ps -a --filter ancestor={ref}; remove those containers first",
+                               ) from exc
+            raise
+
+    def run(self, ref: str, command: str | Sequence[str] | None = None, *, timeout: float = 60) -> str:
+        """Run a container of the image, return what it printed (the container is removed); or RunFailed."""
+        with self._errors(ref):
+            container = self.client.containers.create(ref, command=command, labels={"io.labsupport.run": "1"})
+        try:
+            with self._errors(ref):
+                try:
+                    container.start()
+                except docker.errors.APIError as exc:
+                    raise RunFailed(ref, None, "", reason=f"did not start: {_first_line(exc)}",
+                                    fix="check the CMD/ENTRYPOINT of the image (docker image inspect)",
+                                    ) from exc
+                try:
+                    status = container.wait(timeout=timeout)
+                except requests.exceptions.RequestException as exc:
+                    output = container.logs().decode(errors="replace")
+                    raise RunFailed(ref, None, output, reason=f"did not exit within {timeout:.0f} s",
+                                    fix="run a command that ends, or give it more time") from exc
+                output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        finally:
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError:
+                log.warning("could not remove the container %s", container.id)
+        code = int(status.get("StatusCode", -1))
+        if code != 0:
+            raise RunFailed(ref, code, output, fix=f"docker run --rm {ref}   (to see it fail yourself)")
+        return output
+
+    # -- push ---------------------------------------------------------------------------------------
+    def push(self, ref: str, registry_client: RemoteViews | None = None,
+             on_event: Callable[[PushEvent], None] | None = None) -> PushReport:
+        """Push a tag, calling `on_event` per layer update; the report of what each layer cost.
+
+        With a registry client the bytes are the compressed blob sizes of the pushed manifest; without one
+        they are the push stream's own totals (see pushstream.layer_outcomes). A failure raises PushFailed.
+        """
+        parsed = refs.parse(ref, default_tag="latest")
+        if parsed.digest:
+            raise InvalidReference(ref, "a push names a tag, not a digest")
+        repository, tag = _engine_name(str(parsed.familiar))
+        config = self.config
+        acc = PushAccumulator(ref, lab_registry=config.registry if config else None,
+                              learner=config.learner if config else None)
+        started = time.monotonic()
+        with self._errors(ref):
+            try:
+                self.client.api.reload_config()  # a `docker login` done after the client was made counts
+                for line in self.client.api.push(repository, tag=tag, stream=True, decode=True):
+                    event = acc.feed(line)
+                    if event is not None and on_event is not None:
+                        on_event(event)
+            except docker.errors.APIError as exc:  # some engines refuse before streaming (e.g. no such image)
+                raise acc.failure(_first_line(exc)) from exc
+            except docker.errors.DockerException as exc:  # a credential helper that fails or is missing
+                raise DockerConfigError(f"the Docker client's credentials cannot be read: {_first_line(exc)}",
+                                        fix="check credsStore/credHelpers in ~/.docker/config.json "
+                                            "(or DOCKER_CONFIG), then docker login again") from exc
+        result = acc.finish()
+        seconds = time.monotonic() - started
+        try:
+            diff_ids = list(self.client.api.inspect_image(str(parsed.familiar))["RootFS"]["Layers"])
+        except (docker.errors.APIError, KeyError):
+            diff_ids = []
+        remote = None
+        if registry_client is not None:
+            remote = self._pushed_view(registry_client, parsed.repository, result.digest)
+        layers = layer_outcomes(acc.layers, diff_ids=diff_ids, remote=remote)
+        return PushReport(reference=str(parsed.familiar), digest=result.digest, size=result.size,
+                          layers=layers, seconds=seconds)
+
+    def _pushed_view(self, registry: RemoteViews, repository: str, digest: str) -> RemoteView | None:
+        """The pushed manifest by digest; for an image index (containerd store), the engine's own platform."""
+        try:
+            try:
+                return registry.remote_view(repository, digest)
+            except LabError as first:
+                if "index" not in first.message:
+                    raise
+                version = self.client.version()
+                platform = f"{version.get('Os', 'linux')}/{version.get('Arch', 'amd64')}"
+                return registry.remote_view(repository, digest, platform=platform)  # type: ignore[call-arg]
+        except LabError as exc:
+            log.warning("the push report falls back to the stream's byte counts: %s", exc.message)
+            return None
+
+
+def _engine_name(text: str) -> tuple[str, str]:
+    """(repository as the engine takes it, tag) for a reference text; "latest" when it has no tag."""
+    parsed = refs.parse(text, default_tag="latest")
+    if parsed.digest:
+        raise InvalidReference(text, "a tag is needed here, not a digest")
+    familiar = parsed.familiar
+    return familiar[: -len(parsed.tag) - 1], str(parsed.tag)
+
+
+def _build_fix(raw: str, folder: Path, tag: str) -> str:
+    """The fix line for a build error: the base image, a failing RUN step, or the full build output."""
+    text = raw.lower()
+    if any(needle in text for needle in ("pull access denied", "no such host", "dial tcp", "manifest unknown",
+                                         "not found: manifest", "repository does not exist")):
+        return ("the base image is not on this machine and cannot be pulled: build with --build-arg "
+                "BASE=<a local image> (LAB_BASE_IMAGE names the lab's), or pull it once when online")
+    if "returned a non-zero code" in text:
+        return "a RUN step failed: read its last output, then fix that command in the Dockerfile"
+    return f"docker build -t {tag} {folder}   (shows the whole build output)"
