@@ -5,7 +5,6 @@ A finding is ok, warn (the course works, with a caveat) or fail (something block
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
@@ -26,32 +25,6 @@ class Finding:
     status: str           # ok | warn | fail
     detail: str
     fix: str = ""
-
-
-def engine_description(client) -> tuple[str, str]:
-    """(one-line description of the engine, its image store: "classic" or "containerd")."""
-    info = client.info()
-    version = client.version().get("Version", "?")
-    where = os.environ.get("DOCKER_HOST") or _current_context() or "the default socket"
-    store = image_store(info)
-    return f"Docker {version} at {where}, {store} image store", store
-
-
-def image_store(info: dict) -> str:
-    """"containerd" when the engine keeps images in containerd's snapshotters, else "classic"."""
-    for key, value in info.get("DriverStatus") or []:
-        if key == "driver-type" and "containerd" in str(value):
-            return "containerd"
-    return "classic"
-
-
-def _current_context() -> str:
-    try:
-        out = subprocess.run(["docker", "context", "show"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    name = out.stdout.strip()
-    return f"context {name!r}" if out.returncode == 0 and name else ""
 
 
 def buildkit_available() -> tuple[bool, str]:
@@ -84,8 +57,10 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
         findings.append(Finding("registry", FAIL, "not checked: the engine does not answer", "start the engine first"))
         findings.extend(_registry_http(config))
         return findings
-    description, _store = engine_description(client)
-    findings.append(Finding("engine", OK, description))
+    from .engine import Engine
+
+    info = Engine(client, config=config).info()
+    findings.append(Finding("engine", OK, f"Docker {info.version} at {info.host}, {info.image_store} image store"))
     lab = Lab(config, client=client)
     findings.append(_container(lab))
     findings.extend(_registry_http(config))

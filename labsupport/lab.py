@@ -24,7 +24,7 @@ import bcrypt
 import httpx
 
 from .config import LabConfig
-from .errors import EngineUnavailable, LabError, LabNotRunning, PortInUse
+from .errors import LabError, LabNotRunning, PortInUse
 
 LABEL = "io.labsupport.lab"
 AUTH_LABEL = "io.labsupport.auth"
@@ -33,21 +33,10 @@ HEALTH_COMMAND = f"/bin/busybox wget -q -O /dev/null http://127.0.0.1:{DEBUG_POR
 
 
 def connect_engine():
-    """A docker SDK client for the engine, or EngineUnavailable naming where it looked and how to start it."""
-    import docker
-    from docker.errors import DockerException
+    """A docker SDK client for the engine (DOCKER_HOST, the docker context, the socket), or EngineUnavailable."""
+    from .engine import Engine
 
-    where = os.environ.get("DOCKER_HOST") or "the default socket (or the current docker context)"
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-        return client
-    except (DockerException, OSError) as exc:
-        raise EngineUnavailable(
-            f"the Docker engine does not answer at {where}: {_first_line(exc)}",
-            fix="start it (Docker Desktop: open the app; Colima: `colima start`; Linux: `sudo systemctl start docker`),"
-                " then `labsupport doctor`",
-        ) from exc
+    return Engine.connect().client
 
 
 def _first_line(exc: BaseException) -> str:
