@@ -29,7 +29,8 @@ from .errors import LabError, LabNotRunning, PortInUse
 LABEL = "io.labsupport.lab"
 AUTH_LABEL = "io.labsupport.auth"
 DEBUG_PORT = 5001
-HEALTH_COMMAND = f"/bin/busybox wget -q -O /dev/null http://127.0.0.1:{DEBUG_PORT}/debug/health || exit 1"
+# Exec form: the offline image has no shell. /bin/busybox is in it and in the public registry:2 (Alpine).
+HEALTH_COMMAND = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DEBUG_PORT}/debug/health"]
 
 
 def connect_engine():
@@ -284,7 +285,7 @@ class Lab:
                 volumes={self.config.volume: {"bind": "/var/lib/registry", "mode": "rw"}},
                 labels={LABEL: "1", AUTH_LABEL: auth_hash},
                 restart_policy={"Name": "unless-stopped"},
-                healthcheck={"test": ["CMD-SHELL", HEALTH_COMMAND], "interval": 5_000_000_000,
+                healthcheck={"test": HEALTH_COMMAND, "interval": 3_000_000_000,
                              "timeout": 3_000_000_000, "retries": 3, "start_period": 2_000_000_000},
             )
         except APIError as exc:

@@ -208,3 +208,14 @@ def test_doctor_warns_when_the_login_is_for_127_0_0_1_but_the_lab_is_localhost(l
     assert findings["login"].status == "warn"
     assert alias in findings["login"].detail and "different keys" in findings["login"].detail
     assert findings["login"].fix.startswith(f"docker login {lab.config.registry}")
+
+
+def test_the_registry_container_becomes_healthy(lab, docker_client):
+    deadline = time.monotonic() + 30
+    health = None
+    while time.monotonic() < deadline:
+        health = docker_client.containers.get(lab.config.container).attrs["State"]["Health"]["Status"]
+        if health != "starting":
+            break
+        time.sleep(0.5)
+    assert health == "healthy"
