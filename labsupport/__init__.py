@@ -1,3 +1,46 @@
-"""labsupport: checked exercises, widgets and the lab itself for the registry-push course."""
+"""labsupport: checked exercises, widgets and the lab itself for the registry-push course.
+
+The notebooks import everything from here (`from labsupport import check, show_layers, push`). The names are
+loaded on first use, so `labsupport` on a command line does not pay for ipywidgets or the docker SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+#: Public name → the module that defines it.
+_EXPORTS: dict[str, str] = {
+    # the lab and its parts
+    "lab_config": "notebook", "engine": "notebook", "registry": "notebook", "doctor": "notebook",
+    "catch_up": "notebook", "build_hello": "notebook", "reset": "notebook", "app_dir": "notebook",
+    # exercises and progress
+    "check": "notebook", "CheckButton": "notebook", "CourseMap": "notebook", "Predict": "notebook",
+    "MythCard": "notebook", "LabProblem": "notebook",
+    # images and the registry
+    "show_layers": "notebook", "push": "notebook", "RegistryBrowser": "notebook",
+    # types a notebook may want to name
+    "LabConfig": "config", "LabError": "errors", "CheckResult": "checks",
+}
+
+__all__ = [
+    "CheckButton", "CheckResult", "CourseMap", "LabConfig", "LabError", "LabProblem", "MythCard", "Predict",
+    "RegistryBrowser", "__version__", "app_dir", "build_hello", "catch_up", "check", "doctor", "engine",
+    "lab_config", "push", "registry", "reset", "show_layers",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines a public name on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labsupport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,410 @@
+"""The notebook-facing API: checks, widgets wired to the engine, registry and progress, and lesson catch-up.
+
+Every function here turns a LabError into a friendly message with its fix instead of a traceback: `check`
+returns a message card, the others print the message and return None. Widgets get their I/O injected here
+(runner, prover, record); this module does no Docker or HTTP work of its own beyond Engine, RegistryClient
+and Lab. Importing it inside IPython also shows any LabError a cell raises as that message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import progress
+from .checks import CheckResult, run_check
+from .config import LabConfig, repo_root
+from .errors import LabError, RegistryUnreachable, Unauthorized
+from .lab import Lab, probe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The course's lessons, in order; catch_up takes one of them.
+LESSONS: tuple[str, ...] = tuple(f"{number:02d}" for number in range(11))
+HELLO_TAG = "1.0"
+
+
+def _hello() -> str:
+    """The app's local name and repository name (the checks' own, which tests may change)."""
+    from .checks import images
+
+    return images.LOCAL_NAME
+
+
+# -- friendly errors ----------------------------------------------------------------------------------------
+
+def problem_text(exc: BaseException) -> str:
+    """A LabError as the two lines a learner reads: what is wrong, and the command that fixes it."""
+    if isinstance(exc, LabError):
+        return f"Problem: {exc.message}" + (f"\n  fix: {exc.fix}" if exc.fix else "")
+    return f"Problem: {type(exc).__name__}: {exc}"
+
+
+class LabProblem:
+    """A lab error shown as a card (HTML) or as two plain lines: what is wrong and how to fix it."""
+
+    def __init__(self, error: LabError) -> None:
+        self.error = error
+
+    @property
+    def passed(self) -> bool:
+        """Never passed: a problem stands where a check result would, and reads as "not passed"."""
+        return False
+
+    def _repr_html_(self) -> str:
+        from .widgets.common import error_html
+
+        return error_html(self.error)
+
+    def __repr__(self) -> str:
+        return problem_text(self.error)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+
+def friendly(func: F) -> F:
+    """Decorate a notebook function so that a LabError prints as message and fix, and the call returns None."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LabError as exc:
+            print(problem_text(exc))
+            return None
+    return wrapper  # type: ignore[return-value]
+
+
+def _install_exception_display() -> None:
+    """Inside IPython, show a LabError raised by any cell as its message and fix instead of a traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def show(shell: Any, etype: type, value: BaseException, _tb: Any, tb_offset: Any = None) -> list[str]:
+        lines = problem_text(value).splitlines()
+        shell._showtraceback(etype, value, lines)  # the kernel sends these lines as the cell's error output
+        return lines
+
+    shell.set_custom_exc((LabError,), show)
+
+
+def _cli_on_path() -> None:
+    """Put this Python's scripts folder on PATH so `!labsupport …` works in a kernel started from a venv."""
+    scripts = Path(sys.executable).parent
+    if shutil.which("labsupport") is None and (scripts / "labsupport").exists():
+        os.environ["PATH"] = f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+# -- the lab's parts ------------------------------------------------------------------------------------------
+
+def _config() -> LabConfig:
+    return LabConfig.from_env()
+
+
+@friendly
+def lab_config() -> LabConfig:
+    """The lab's settings: `.registry`, `.learner`, `.registry_url`, `.base_image`, `.ref(repo, tag)`."""
+    return _config()
+
+
+def _engine(config: LabConfig) -> Any:
+    from .engine import Engine
+
+    return Engine.connect(config=config)
+
+
+@friendly
+def engine() -> Any:
+    """The Docker engine (labsupport.engine.Engine), or a message saying how to start it."""
+    return _engine(_config())
+
+
+def _registry(config: LabConfig) -> Any:
+    from .views import lab_registry
+
+    return lab_registry(config)
+
+
+@friendly
+def registry() -> Any:
+    """A client of the lab registry's HTTP API (RegistryClient), reading with the lab's own credential."""
+    return _registry(_config())
+
+
+# -- checks and progress --------------------------------------------------------------------------------------
+
+class CheckOutcome(CheckResult):
+    """A CheckResult whose plain-text repr is its readable summary (the HTML card comes from CheckResult)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def check(exercise_id: str, answer: Any = None) -> CheckResult | LabProblem:
+    """Check an exercise against the lab's real state; a broken lab gives a card with the fix instead."""
+    try:
+        result = run_check(exercise_id, answer, config=_config())
+    except LabError as exc:
+        return LabProblem(exc)
+    return CheckOutcome(**result.to_json())
+
+
+def _runner(config: LabConfig) -> Callable[[str], CheckResult]:
+    return lambda exercise_id: run_check(exercise_id, config=config)
+
+
+@friendly
+def CheckButton(exercise_id: str, **kwargs: Any) -> Any:
+    """A "Check" button for one exercise, showing the result card (or the lab's problem and its fix)."""
+    from .checks import exercise_info
+    from .widgets import CheckButton as Button
+
+    exercise_info(exercise_id)  # an unknown id is told now, not at the first click
+    return Button(exercise_id, _runner(_config()), **kwargs)
+
+
+@friendly
+def CourseMap() -> Any:
+    """The course as a path: each lesson's exercises ticked when passed, and "you are here"."""
+    from .widgets import CourseMap as Map
+
+    config = _config()
+    return Map(lambda: progress.done(config=config))
+
+
+@friendly
+def Predict(question: str, choices: Sequence[str] | None = None, *, number: bool = False,
+            answer: Any = None, explanation: str = "", tolerance: float = 0.0, key: str | None = None) -> Any:
+    """A prediction to commit to before the experiment; the committed answer is recorded in progress."""
+    from .widgets import Predict as Prompt
+
+    config = _config()
+    return Prompt(question, choices, number=number, answer=answer, explanation=explanation,
+                  tolerance=tolerance, key=key,
+                  record=lambda name, value: progress.record_prediction(name, value, config=config))
+
+
+@friendly
+def MythCard(myth_id: str) -> Any:
+    """A myth: commit to Yes or No, see the truth, then prove it live on the lab."""
+    from .widgets import MythCard as Card
+
+    config = _config()
+
+    def prover() -> str:
+        try:
+            from .myths import prove
+        except ImportError as exc:
+            raise LabError("the live proofs are not part of this version of labsupport",
+                           fix="update labsupport: pip install -U labsupport") from exc
+        return prove(myth_id, config)
+
+    return Card(myth_id, prover,
+                record=lambda name, value: progress.record_prediction(name, value, config=config))
+
+
+# -- images and the registry ----------------------------------------------------------------------------------
+
+@friendly
+def show_layers(ref: str, against: str | None = None) -> Any:
+    """An image's layers as a stack, each coloured by where it stands against a lab repository.
+
+    `against` defaults to the ref's own repository when it names the lab registry, else `<learner>/<name>`.
+    When the registry does not answer, the stack shows the local layers alone, with a note why.
+    """
+    from .views import image_diff
+    from .widgets import LayerStack
+
+    config = _config()
+    eng = _engine(config)
+    try:
+        with _registry(config) as client:
+            diff = image_diff(ref, config=config, engine=eng, registry=client, against=against)
+    except (RegistryUnreachable, Unauthorized) as exc:
+        print(f"note: not compared with the lab registry ({exc.message}); showing the local layers only")
+        return LayerStack(eng.image_view(ref))
+    return LayerStack(diff)
+
+
+@friendly
+def push(ref: str) -> Any:
+    """Push `ref` now, layer by layer, and return the PushMonitor showing what each layer cost."""
+    from .widgets import PushMonitor
+
+    config = _config()
+    eng = _engine(config)
+    try:
+        image = eng.image_view(ref)
+    except LabError:
+        image = None  # the push itself reports the missing image, with its fix
+    client = _registry(config)
+    try:
+        monitor = PushMonitor(ref, lambda on_event: eng.push(ref, client, on_event), image=image)
+        monitor.start()
+    finally:
+        client.close()
+    return monitor
+
+
+@friendly
+def RegistryBrowser() -> Any:
+    """Browse the lab registry: repositories, their tags, one manifest and its layers."""
+    from .widgets import RegistryBrowser as Browser
+
+    return Browser(_registry(_config()))
+
+
+# -- the lab itself -------------------------------------------------------------------------------------------
+
+@friendly
+def doctor() -> None:
+    """Print every precondition of the course, one line each, with the command that fixes what fails."""
+    from .doctor import blocking, diagnose
+
+    findings = diagnose(_config())
+    marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+    for item in findings:
+        print(f"{marks.get(item.status, item.status)} {item.name:<11} {item.detail}")
+        if item.fix and item.status != "ok":
+            print(f"     {'':<11} fix: {item.fix}")
+    print("Nothing blocks the course." if not blocking(findings) else "Something above blocks the course.")
+
+
+@friendly
+def reset(exercise_id: str) -> None:
+    """Undo what an exercise made (and forget its attempts), so it can be done again."""
+    try:
+        from .reset import reset_exercise
+    except ImportError as exc:
+        raise LabError("reset is not part of this version of labsupport",
+                       fix="update labsupport: pip install -U labsupport") from exc
+    print(reset_exercise(exercise_id, _config()))
+
+
+def app_dir(name: str = "hello") -> Path:
+    """A course app's folder: `apps/<name>` beside the notebooks (the kernel's folder), else in the checkout."""
+    here = Path.cwd() / "apps" / name
+    return here if (here / "Dockerfile").is_file() else repo_root() / "notebooks" / "apps" / name
+
+
+def _build_hello(config: LabConfig, tag: str) -> str:
+    folder = app_dir()
+    _engine(config).build(folder, tag, buildargs={"BASE": config.base_image})
+    return f"built {tag} from {folder} (BASE={config.base_image})"
+
+
+@friendly
+def build_hello(tag: str | None = None) -> str:
+    """Build the hello app as `tag` (default hello-lab:1.0) on the lab's base image; a line saying so."""
+    return _build_hello(_config(), tag or f"{_hello()}:{HELLO_TAG}")
+
+
+def lesson_number(lesson: str | int) -> str:
+    """A lesson as its two-digit number ("3", 3, "03" and "03-tagging" are all "03"); LabError if unknown."""
+    text = str(lesson).strip().split("-", 1)[0]
+    number = text.zfill(2) if text.isdigit() else text
+    if number not in LESSONS:
+        raise LabError(f"there is no lesson {lesson!r}; the lessons are {LESSONS[0]} to {LESSONS[-1]}",
+                       fix='catch_up("03")   (the number of the notebook you are in)')
+    return number
+
+
+def _lab_up(config: LabConfig) -> str:
+    lab = Lab(config)
+    if lab.status().ready:
+        return f"found: the lab registry is running at {config.registry}"
+    notes = lab.up()
+    return f"started the lab registry at {config.registry}" + "".join(f"\n  note: {n}" for n in notes)
+
+
+def _built(config: LabConfig) -> str:
+    ref = f"{_hello()}:{HELLO_TAG}"
+    if _engine(config).exists(ref):
+        return f"found: {ref} is built"
+    return _build_hello(config, ref)
+
+
+def _tagged(config: LabConfig) -> str:
+    eng, local, ref = _engine(config), f"{_hello()}:{HELLO_TAG}", config.ref(_hello(), HELLO_TAG)
+    if eng.exists(ref) and eng.image_id(ref) == eng.image_id(local):
+        return f"found: {ref} names the same image as {local}"
+    eng.tag(local, ref)
+    return f"tagged {local} as {ref}"
+
+
+def _logged_in(config: LabConfig) -> str:
+    from .dockerconfig import load_credential
+
+    held = load_credential(config.registry)
+    if held is not None:
+        answer = probe(config.registry_url, (held.username, held.secret))
+        if answer is not None and answer.status_code == 200:
+            return f"found: the Docker client is logged in to {config.registry} as {held.username}"
+    password = Lab(config).password()
+    try:
+        done = subprocess.run(["docker", "login", config.registry, "--username", config.learner,
+                               "--password-stdin"], input=password, capture_output=True, text=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise LabError(f"could not run docker login: {exc}",
+                       fix="install the docker command line, then run this cell again") from exc
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip().splitlines()
+        raise LabError(f"docker login {config.registry} failed: {reason[-1] if reason else done.returncode}",
+                       fix="labsupport doctor")
+    return f"logged the Docker client in to {config.registry} as {config.learner}"
+
+
+def _pushed(config: LabConfig) -> str:
+    from .errors import ManifestUnknown, NameUnknown
+
+    eng, ref, repository = _engine(config), config.ref(_hello(), HELLO_TAG), f"{config.learner}/{_hello()}"
+    with _registry(config) as client:
+        try:
+            there = client.remote_view(repository, HELLO_TAG).diff_ids
+        except (NameUnknown, ManifestUnknown):
+            there = ()
+        if there and tuple(there) == eng.image_view(ref).diff_ids:
+            return f"found: {ref} is in the registry"
+        report = eng.push(ref, client)
+    return f"pushed {ref} ({report.digest})"
+
+
+#: What each lesson leaves behind, in order: (the first lesson that needs it, the step that ensures it).
+CATCH_UP_STEPS: tuple[tuple[str, Callable[[LabConfig], str]], ...] = (
+    ("01", _lab_up),
+    ("02", _built),
+    ("04", _tagged),
+    ("05", _logged_in),
+    ("06", _pushed),
+)
+
+
+@friendly
+def catch_up(lesson: str | int) -> None:
+    """Do, idempotently, what the lessons before `lesson` leave behind; one line per step done or found."""
+    number = lesson_number(lesson)
+    config = _config()
+    steps = [step for first, step in CATCH_UP_STEPS if first <= number]
+    if not steps:
+        print(f"catch up: nothing to do, lesson {number} starts from scratch")
+    for step in steps:
+        print(f"catch up: {step(config)}")
+
+
+_cli_on_path()
+_install_exception_display()

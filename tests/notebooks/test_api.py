@@ -1,0 +1,236 @@
+"""labsupport's notebook-facing API: friendly errors, the wiring of widgets to progress, and catch_up on a real lab."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import labsupport
+from labsupport import notebook
+from labsupport.checks import CheckResult
+from labsupport.errors import LabError, PushFailed
+from labsupport.progress import ProgressLog
+from tests.conftest import lab_env
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    """A lab config of its own state folder (nothing running), so progress goes to a temporary file."""
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LAB_LEARNER", "learner")
+    monkeypatch.setenv("LAB_REGISTRY", "localhost:1")
+    return ProgressLog(tmp_path / "state" / "progress.jsonl")
+
+
+# -- the package's flat API ------------------------------------------------------------------------------------
+
+def test_every_public_name_resolves():
+    for name in labsupport.__all__:
+        assert getattr(labsupport, name) is not None, name
+
+
+def test_importing_labsupport_stays_light():
+    """The CLI imports labsupport first: the notebook API (ipywidgets, docker SDK) loads only when used."""
+    code = ("import sys, labsupport; heavy = {'ipywidgets', 'docker', 'labsupport.notebook'} & set(sys.modules);"
+            "print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError):
+        labsupport.no_such_thing  # noqa: B018
+
+
+# -- friendly errors -------------------------------------------------------------------------------------------
+
+def test_friendly_turns_a_lab_error_into_two_printed_lines(capsys):
+    @notebook.friendly
+    def broken():
+        raise LabError("the registry is gone", fix="labsupport up")
+
+    assert broken() is None
+    assert capsys.readouterr().out == "Problem: the registry is gone\n  fix: labsupport up\n"
+
+
+def test_friendly_lets_other_errors_through():
+    @notebook.friendly
+    def buggy():
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        buggy()
+
+
+def test_lab_problem_shows_message_and_fix_as_text_and_card():
+    problem = notebook.LabProblem(LabError("no engine <here>", fix="start it & retry"))
+    assert repr(problem) == "Problem: no engine <here>\n  fix: start it & retry"
+    assert "no engine &lt;here&gt;" in problem._repr_html_() and "lab-error-fix" in problem._repr_html_()
+    assert problem.passed is False
+
+
+@pytest.mark.parametrize("given, number", [("03", "03"), (3, "03"), ("3", "03"), ("10", "10"),
+                                           ("05-push", "05"), (" 00 ", "00")])
+def test_lesson_number_accepts_the_ways_a_lesson_is_named(given, number):
+    assert notebook.lesson_number(given) == number
+
+
+@pytest.mark.parametrize("given", ["11", "-1", "tagging", "", "3.5"])
+def test_lesson_number_refuses_lessons_the_course_has_not(given):
+    with pytest.raises(LabError, match="no lesson"):
+        notebook.lesson_number(given)
+
+
+def test_catch_up_of_an_unknown_lesson_prints_the_problem(capsys, state):
+    assert notebook.catch_up("42") is None
+    assert "Problem: there is no lesson '42'" in capsys.readouterr().out
+
+
+def test_exception_display_shows_a_lab_error_without_traceback(capsys):
+    """Inside IPython, a LabError raised by a cell reads as the problem and its fix, not a traceback."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        notebook._install_exception_display()
+        result = shell.run_cell("from labsupport.errors import LabError\n"
+                                "raise LabError('the lab is down', fix='labsupport up')")
+    finally:
+        shell.set_custom_exc((), None)
+        InteractiveShell.clear_instance()
+    shown = capsys.readouterr()
+    assert result.error_in_exec is not None
+    assert "Problem: the lab is down" in shown.out + shown.err
+    assert "Traceback" not in shown.out + shown.err
+
+
+# -- checks and widgets wired to progress ------------------------------------------------------------------
+
+def test_check_returns_a_readable_result_and_records_it(state):
+    result = notebook.check("registries.anatomy", {"ubuntu:22.04": {}})
+    assert isinstance(result, CheckResult) and not result.passed
+    assert repr(result).startswith("registries.anatomy: NOT YET (wrong-shape)")
+    assert "lab-check" in result._repr_html_()
+    assert [r["exercise"] for r in state.attempts()] == ["registries.anatomy"]
+
+
+def test_check_of_an_unknown_exercise_is_a_card_with_the_fix(state):
+    result = notebook.check("images.buidl")
+    assert isinstance(result, notebook.LabProblem)
+    assert "there is no exercise 'images.buidl'" in repr(result) and 'check("images.build")' in repr(result)
+
+
+def test_check_button_of_an_unknown_exercise_is_refused_at_once(capsys, state):
+    assert notebook.CheckButton("nope.nope") is None
+    assert "Problem: there is no exercise" in capsys.readouterr().out
+
+
+def test_predict_records_the_committed_answer(state):
+    prompt = notebook.Predict("How many layers?", number=True, answer=2, key="01.new-layers")
+    prompt.commit(3)
+    assert [(r["id"], r["answer"]) for r in state.predictions()] == [("01.new-layers", 3)]
+    assert "not quite" in repr(prompt)
+
+
+def test_predict_with_bad_arguments_prints_the_fix(capsys, state):
+    assert notebook.Predict("Which?") is None
+    assert "Predict needs either choices or number=True" in capsys.readouterr().out
+
+
+def test_myth_card_records_the_prediction_and_proves_through_myths(state, monkeypatch):
+    import labsupport.myths
+
+    calls = []
+    monkeypatch.setattr(labsupport.myths, "prove", lambda myth_id, config: calls.append(myth_id) or "it is false")
+    card = notebook.MythCard("full-upload")
+    card.predict(True)
+    card.run_proof()
+    assert calls == ["full-upload"] and card.proof == "it is false"
+    assert [(r["id"], r["answer"]) for r in state.predictions()] == [("full-upload", "yes")]
+
+
+def test_reset_forgets_an_exercise_and_says_what_it_did(capsys, state):
+    notebook.check("registries.anatomy", {})
+    assert notebook.reset("registries.anatomy") is None
+    assert "reset registries.anatomy:" in capsys.readouterr().out
+    assert state.attempts() == []
+    assert notebook.reset("no.such") is None
+    assert "Problem: there is no exercise 'no.such'" in capsys.readouterr().out
+
+
+def test_course_map_reads_progress(state):
+    notebook.check("registries.anatomy", {})
+    course = notebook.CourseMap()
+    assert course.done_count == 0 and course.here.number == "00"
+
+
+# -- on the real lab ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def lab_kernel(lab, lesson_images, logged_out_docker_config_dir, monkeypatch):
+    """os.environ as a notebook kernel on the test lab sees it, with a Docker client logged in nowhere."""
+    for key, value in lab_env(lab.config).items():
+        monkeypatch.setenv(key, value)
+    return lab
+
+
+@pytest.mark.docker
+def test_catch_up_does_each_step_once_then_finds_it_done(lab_kernel, capsys):
+    notebook.catch_up("06")
+    first = capsys.readouterr().out.splitlines()
+    assert len(first) == 5 and all(line.startswith("catch up: ") for line in first)
+    assert any("logged the Docker client in" in line for line in first)   # a fresh DOCKER_CONFIG
+    notebook.catch_up("06")
+    again = capsys.readouterr().out.splitlines()
+    assert len(again) == 5 and all(line.startswith("catch up: found: ") for line in again), again
+    for exercise in ("images.build", "tagging.tag", "login.logged-in", "push.pushed"):
+        result = notebook.check(exercise)
+        assert result.passed, repr(result)
+
+
+@pytest.mark.docker
+def test_catch_up_of_the_first_lessons_does_only_their_steps(lab_kernel, capsys):
+    notebook.catch_up("00")
+    assert capsys.readouterr().out == "catch up: nothing to do, lesson 00 starts from scratch\n"
+    notebook.catch_up(1)
+    assert capsys.readouterr().out.startswith("catch up: found: the lab registry is running")
+
+
+@pytest.mark.docker
+def test_show_layers_and_push_on_the_lab(lab_kernel, capsys):
+    config = notebook.lab_config()
+    notebook.catch_up("05")
+    ref = config.ref("hello-lab", "1.0")
+    monitor = notebook.push(ref)
+    assert monitor.status == "done", repr(monitor)
+    with notebook.registry() as client:
+        assert monitor.report.digest == client.head_manifest(f"{config.learner}/hello-lab", "1.0")
+    stack = notebook.show_layers("hello-lab:1.0")          # compared with <learner>/hello-lab
+    assert stack.diff.repository == f"{config.learner}/hello-lab"
+    assert stack.diff.upload_bytes == 0 and "a push would send about 0 B" in repr(stack)
+    assert notebook.show_layers(ref, against="elsewhere/none").diff.repository == "elsewhere/none"
+
+
+@pytest.mark.docker
+def test_push_failure_shows_in_the_monitor_and_missing_images_print_a_fix(lab_kernel, capsys):
+    config = notebook.lab_config()
+    monitor = notebook.push(config.ref("never-built", "0"))
+    assert monitor.status == "failed" and isinstance(monitor.error, PushFailed)
+    assert "fix:" in repr(monitor)
+    assert notebook.show_layers("never-built:0") is None
+    out = capsys.readouterr().out
+    assert out.startswith("Problem: there is no local image never-built:0") and "fix:" in out
+
+
+@pytest.mark.docker
+def test_registry_browser_doctor_and_engine(lab_kernel, capsys):
+    notebook.catch_up("06")
+    capsys.readouterr()
+    browser = notebook.RegistryBrowser()
+    assert f"{lab_kernel.config.learner}/hello-lab" in browser.repositories
+    notebook.doctor()
+    out = capsys.readouterr().out
+    assert "engine" in out and lab_kernel.password() not in out
+    assert notebook.engine().exists("hello-lab:1.0")
