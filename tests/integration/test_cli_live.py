@@ -38,8 +38,10 @@ def test_layers_push_and_registry_ls_tell_the_same_story(lab, docker_config_dir,
     first = run(lab, docker_config_dir, "push", image, "--json")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
-    assert [layer["outcome"] for layer in report["layers"]] == ["pushed", "pushed"]
-    assert report["bytes_uploaded"] > 0 and report["bytes_skipped"] == 0
+    base, top = (layer["outcome"] for layer in report["layers"])
+    assert top == "pushed"
+    assert base in ("pushed", "mounted")  # mounted when another repository of the shared lab holds the base
+    assert report["bytes_uploaded"] > 0
 
     again = json.loads(run(lab, docker_config_dir, "push", image, "--json").stdout)
     assert again["bytes_uploaded"] == 0
