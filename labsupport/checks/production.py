@@ -1,0 +1,155 @@
+"""Lesson 08's checks: release tags on one digest (`production.tags`) and an image index (`production.index`).
+
+Both read the lab registry only: which tags a repository lists, the digest each resolves to (HEAD on the
+manifest), and whether `multi:1.0` is an index of at least two runnable platforms.
+"""
+
+from __future__ import annotations
+
+from ..production import UNKNOWN_PLATFORM, is_commit_tag
+from .base import OK, CheckContext, CheckResult, exercise
+from .security import app_folder, build_command, repository_tags
+
+TAGS = "production.tags"
+INDEX = "production.index"
+REPOSITORY = "hello-lab"
+VERSION, MINOR = "1.2.0", "1.2"
+MULTI, MULTI_TAG = "multi", "1.0"
+COMMIT = "$(git rev-parse --short HEAD)"
+
+
+def _short(digest: str | None) -> str:
+    return f"{digest[:19]}…" if digest else "nothing"
+
+
+@exercise(TAGS, lesson="08", title="Put 1.2.0, 1.2 and a commit tag on one digest")
+def check_tags(ctx: CheckContext) -> CheckResult:
+    """`1.2.0`, `1.2` and a commit-id tag of `<learner>/hello-lab` all resolve to one manifest digest."""
+    config = ctx.config
+    repository = f"{config.learner}/{REPOSITORY}"
+    version_ref, minor_ref = config.ref(REPOSITORY, VERSION), config.ref(REPOSITORY, MINOR)
+    commit_ref = config.ref(REPOSITORY, COMMIT)
+    tags = repository_tags(ctx, repository)
+    digests = {
+        tag: ctx.registry.head_manifest(repository, tag)
+        for tag in tags
+        if tag in (VERSION, MINOR) or is_commit_tag(tag)
+    }
+    digests = {tag: digest for tag, digest in digests.items() if digest}  # deleted since the listing
+    commits = sorted(tag for tag in digests if is_commit_tag(tag))
+    missing = [
+        name
+        for name, there in (
+            (VERSION, VERSION in digests),
+            (MINOR, MINOR in digests),
+            ("a commit id (7-40 hex)", bool(commits)),
+        )
+        if not there
+    ]
+    if missing:
+        if VERSION not in digests:
+            hint = (
+                build_command(config, "hello", version_ref) + f" && docker tag {version_ref} {minor_ref}"
+                f" && docker tag {version_ref} {commit_ref}"
+                f" && docker push --all-tags {config.ref(REPOSITORY)}"
+            )
+        elif MINOR not in digests:
+            hint = f"docker tag {version_ref} {minor_ref} && docker push {minor_ref}"
+        else:
+            hint = f"docker tag {version_ref} {commit_ref} && docker push {commit_ref}"
+        return CheckResult(
+            TAGS,
+            False,
+            "missing-tag",
+            f"{repository} lacks the tag(s) {', '.join(missing)}; it has "
+            f"{', '.join(sorted(tags)) or 'no tags'}",
+            hint=hint,
+        )
+    target = digests[VERSION]
+    if digests[MINOR] != target:
+        return CheckResult(
+            TAGS,
+            False,
+            "different-digests",
+            f"{MINOR} points at {_short(digests[MINOR])} but {VERSION} at {_short(target)}: "
+            f"a moving tag {MINOR} should name the newest {MINOR}.x release",
+            hint=f"docker pull {version_ref} && docker tag {version_ref} {minor_ref} "
+            f"&& docker push {minor_ref}",
+        )
+    matching = [tag for tag in commits if digests[tag] == target]
+    if not matching:
+        listed = ", ".join(f"{tag} → {_short(digests[tag])}" for tag in commits)
+        return CheckResult(
+            TAGS,
+            False,
+            "different-digests",
+            f"no commit tag points at {VERSION}'s digest {_short(target)} ({listed}): the commit "
+            "tag must name the very image that was released",
+            hint=f"docker tag {version_ref} {commit_ref} && docker push {commit_ref}",
+        )
+    return CheckResult(
+        TAGS,
+        True,
+        OK,
+        f"{VERSION}, {MINOR} and the commit tag {matching[0]} of {repository} all resolve to {target}",
+    )
+
+
+@exercise(INDEX, lesson="08", title="Push multi:1.0 as an image index of two platforms")
+def check_index(ctx: CheckContext) -> CheckResult:
+    """`<learner>/multi:1.0` is an image index (OCI index or manifest list) with two or more platforms."""
+    config = ctx.config
+    repository = f"{config.learner}/{MULTI}"
+    ref = config.ref(MULTI, MULTI_TAG)
+    lesson_way = (
+        f'assemble_index(registry, "{repository}", "{MULTI_TAG}", {{"linux/amd64": "{MULTI_TAG}-amd64", '
+        f'"linux/arm64": "{MULTI_TAG}-arm64"}})'
+    )
+    hint = (
+        f"{lesson_way}   (after pushing {config.ref(MULTI, MULTI_TAG + '-amd64')} and "
+        f"{config.ref(MULTI, MULTI_TAG + '-arm64')}; with buildx: docker buildx build "
+        f"--platform linux/amd64,linux/arm64 -t {ref} --push {app_folder('hello')})"
+    )
+    tags = repository_tags(ctx, repository)
+    if MULTI_TAG not in tags:
+        return CheckResult(
+            INDEX,
+            False,
+            "index-missing",
+            f"{ref} is not in the registry ({repository} has {', '.join(sorted(tags)) or 'no tags'})",
+            hint=hint,
+        )
+    manifest = ctx.registry.manifest(repository, MULTI_TAG)
+    if not manifest.is_index:
+        return CheckResult(
+            INDEX,
+            False,
+            "not-an-index",
+            f"{ref} is a plain image manifest ({manifest.media_type or 'no media type'}) for one "
+            "platform, not an index that lists one manifest per platform",
+            hint=hint,
+        )
+    platforms = sorted({p for p in manifest.platforms if p != UNKNOWN_PLATFORM})
+    if len(platforms) < 2:
+        return CheckResult(
+            INDEX,
+            False,
+            "single-platform",
+            f"{ref} is an index, but it lists only {', '.join(platforms) or 'no platform'}; "
+            "a multi-platform image lists at least two",
+            hint=hint,
+        )
+    for entry in manifest.document.get("manifests") or []:
+        digest = str(entry.get("digest", ""))
+        if not digest or ctx.registry.head_manifest(repository, digest) is None:
+            return CheckResult(
+                INDEX,
+                False,
+                "child-missing",
+                f"{ref} lists {digest or 'an entry without a digest'}, which {repository} does "
+                "not hold: a pull for that platform would fail",
+                hint=hint,
+            )
+    return CheckResult(
+        INDEX, True, OK, f"{ref} is an image index ({manifest.media_type}) over {', '.join(platforms)}"
+    )

@@ -1,0 +1,370 @@
+"""The checks of lessons 07-09 on the real engine and lab registry (lesson 10: test_checks_10_capstone.py).
+
+The passing state passes, and each mistake, made for real, gets its own code and a hint that names the fixing
+command with the lab's real names; no check raises on a learner's mistake. Helpers: lessons_07_10.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+
+import pytest
+
+from labsupport import handmade, secrets
+from labsupport.checks.base import CheckResult
+from labsupport.config import LabConfig
+from labsupport.dockerconfig import Credential
+from labsupport.engine import Engine
+from labsupport.errors import LabError, ManifestInvalid
+from labsupport.production import assemble_index
+from labsupport.registry import MANIFEST_V2, RegistryClient
+
+from .lessons_07_10 import (
+    APPS,
+    COMMIT,
+    OTHER_COMMIT,
+    RUN,
+    assert_mistake,
+    build,
+    check,
+    context,
+    delete_blob,
+    forget,
+    plain,
+    push,
+    remember,
+    remove_made,
+)
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_local_images(docker_client):
+    """Remove every local tag this module made, when it ends."""
+    yield
+    remove_made(docker_client)
+
+
+@pytest.fixture(scope="module")
+def admin(lab):
+    """A registry client with the lab's own credential, to set up and inspect registry state."""
+    credential = Credential(lab.config.learner, lab.password())
+    with RegistryClient.for_lab(lab.config, credential=credential) as client:
+        yield client
+
+
+@pytest.fixture
+def lab_of(lab, docker_config_dir) -> LabConfig:
+    """The lab's config, with a Docker client logged in to it (pushes and the checks' pulls need that)."""
+    return lab.config
+
+
+# -- security.no-secrets ---------------------------------------------------------------------------------
+
+SECURE = ("hello-lab", "secure")
+
+
+def test_security_without_the_secure_tag(lab_of, admin):
+    forget(admin, f"{lab_of.learner}/hello-lab", "secure")
+    result = check("security.no-secrets", lab_of)
+    assert_mistake(
+        result, "secure-tag-missing", lab_of, "Dockerfile.secure", "docker push", lab_of.ref(*SECURE)
+    )
+
+
+def test_security_a_secret_deleted_by_a_later_layer_is_still_found(lab_of, admin, docker_client):
+    local = build(docker_client, lab_of, APPS / "secret", "leaky", variant="leaky")
+    shown = Engine(docker_client, config=lab_of).run(local)
+    assert "API token: none" in shown and ".env exists" not in shown  # the container no longer shows it...
+    digest = push(docker_client, lab_of, local, *SECURE)
+    result = check("security.no-secrets", lab_of)
+    assert_mistake(result, "secret-deleted-later", lab_of, "Dockerfile.secure", "API_TOKEN")
+    assert (
+        "/app/.env" in result.message and "RUN rm /app/.env" in result.message and "deletes" in result.message
+    )
+    assert secrets.PLANTED_SECRET not in str(result)
+    # ...yet the layer the message names, read back from the registry, still holds the token.
+    manifest = admin.manifest(f"{lab_of.learner}/hello-lab", digest)
+    named = [blob for blob in manifest.layers if blob.digest[:19] in result.message]
+    assert len(named) == 1
+    assert secrets.PLANTED_SECRET.encode() in gzip.decompress(
+        admin.get_blob(manifest.repository, named[0].digest)
+    )
+
+
+def test_security_a_secret_kept_in_a_layer(lab_of, docker_client, tmp_path):
+    folder = context(
+        tmp_path,
+        "ARG BASE\nFROM ${BASE}\nCOPY env /app/.env\n",
+        {"env": f"API_TOKEN={secrets.PLANTED_SECRET}\n".encode()},
+    )
+    push(docker_client, lab_of, build(docker_client, lab_of, folder, "kept", variant="kept"), *SECURE)
+    result = check("security.no-secrets", lab_of)
+    assert_mistake(result, "secret-in-layer", lab_of, "Dockerfile.secure")
+    assert "layer 2 of 2 (COPY" in result.message and "/app/.env" in result.message
+
+
+def test_security_a_build_argument_lands_in_the_config(lab_of, docker_client, tmp_path):
+    folder = context(
+        tmp_path,
+        f"ARG BASE\nFROM ${{BASE}}\nARG LAB_SECRET={secrets.PLANTED_SECRET}\nRUN echo built > /built.txt\n",
+    )
+    push(docker_client, lab_of, build(docker_client, lab_of, folder, "arg", variant="arg"), *SECURE)
+    result = check("security.no-secrets", lab_of)
+    assert_mistake(result, "secret-in-config", lab_of, "Dockerfile.secure")
+    assert "history[" in result.message
+
+
+def test_security_another_secret_shape_is_reported_masked(lab_of, docker_client, tmp_path):
+    key = ("-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAA\n").encode()
+    folder = context(
+        tmp_path, "ARG BASE\nFROM ${BASE}\nCOPY id_ed25519 /root/.ssh/id_ed25519\n", {"id_ed25519": key}
+    )
+    push(docker_client, lab_of, build(docker_client, lab_of, folder, "key", variant="key"), *SECURE)
+    result = check("security.no-secrets", lab_of)
+    assert_mistake(result, "secret-pattern", lab_of, "docker build")
+    assert "private key" in result.message and "/root/.ssh/id_ed25519" in result.message
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAA" not in str(result)
+
+
+def test_security_the_secure_build_passes(lab_of, docker_client):
+    local = build(
+        docker_client, lab_of, APPS / "secret", "secure", variant="secure", dockerfile="Dockerfile.secure"
+    )
+    push(docker_client, lab_of, local, *SECURE)
+    result = check("security.no-secrets", lab_of)
+    assert (result.passed, result.code) == (True, "ok"), str(result)
+    assert "3 layers" in result.message
+
+
+# -- production.tags --------------------------------------------------------------------------------------
+
+RELEASE_TAGS = ("1.2.0", "1.2", COMMIT, OTHER_COMMIT)
+
+
+@pytest.fixture
+def release(lab_of, admin, docker_client, tmp_path) -> Callable[..., None]:
+    """Push two unique images under the release tags asked for: `release(A=[...], B=[...])`."""
+    forget(admin, f"{lab_of.learner}/hello-lab", *RELEASE_TAGS)
+    first, second = (
+        plain(docker_client, lab_of, tmp_path, variant) for variant in ("release-a", "release-b")
+    )
+
+    def put(a: tuple[str, ...] = (), b: tuple[str, ...] = ()) -> None:
+        for local, tags in ((first, a), (second, b)):
+            for tag in tags:
+                push(docker_client, lab_of, local, "hello-lab", tag)
+
+    yield put
+    forget(admin, f"{lab_of.learner}/hello-lab", *RELEASE_TAGS)
+
+
+def test_tags_none_of_the_three(lab_of, release):
+    result = check("production.tags", lab_of)
+    assert_mistake(result, "missing-tag", lab_of, "docker build", lab_of.ref("hello-lab", "1.2.0"))
+    assert "1.2.0" in result.message and "1.2," in result.message and "commit" in result.message
+
+
+def test_tags_without_a_commit_tag(lab_of, release):
+    release(a=("1.2.0", "1.2"))
+    result = check("production.tags", lab_of)
+    assert_mistake(result, "missing-tag", lab_of, "git rev-parse --short HEAD")
+    assert "commit" in result.message and "1.2.0" not in result.message.split(";")[0]
+
+
+def test_tags_without_the_minor_tag(lab_of, release):
+    release(a=("1.2.0", COMMIT))
+    result = check("production.tags", lab_of)
+    assert_mistake(
+        result,
+        "missing-tag",
+        lab_of,
+        f"docker tag {lab_of.ref('hello-lab', '1.2.0')} {lab_of.ref('hello-lab', '1.2')}",
+    )
+
+
+def test_tags_minor_tag_on_another_digest(lab_of, release):
+    release(a=("1.2.0", COMMIT), b=("1.2",))
+    result = check("production.tags", lab_of)
+    assert_mistake(result, "different-digests", lab_of, lab_of.ref("hello-lab", "1.2"))
+    assert "1.2 points at" in result.message
+
+
+def test_tags_commit_tag_on_another_digest(lab_of, release):
+    release(a=("1.2.0", "1.2"), b=(OTHER_COMMIT,))
+    result = check("production.tags", lab_of)
+    assert_mistake(result, "different-digests", lab_of, "git rev-parse")
+    assert OTHER_COMMIT in result.message
+
+
+def test_tags_on_one_digest_pass(lab_of, release, admin):
+    release(a=("1.2.0", "1.2", COMMIT), b=(OTHER_COMMIT,))  # a stray commit tag elsewhere does not matter
+    result = check("production.tags", lab_of)
+    assert (result.passed, result.code) == (True, "ok"), str(result)
+    assert COMMIT in result.message
+    assert admin.head_manifest(f"{lab_of.learner}/hello-lab", "1.2") in result.message
+
+
+# -- production.index ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def platforms(lab_of, admin, docker_client, tmp_path) -> str:
+    """`multi:1.0-amd64` and `multi:1.0-arm64` pushed from two unique images, `multi:1.0` gone; the repository."""
+    repository = f"{lab_of.learner}/multi"
+    forget(admin, repository, "1.0", "1.0-amd64", "1.0-arm64")
+    for arch in ("amd64", "arm64"):
+        push(
+            docker_client,
+            lab_of,
+            plain(docker_client, lab_of, tmp_path, f"multi-{arch}"),
+            "multi",
+            f"1.0-{arch}",
+        )
+    yield repository
+    forget(admin, repository, "1.0", "1.0-amd64", "1.0-arm64")
+
+
+def test_index_missing(lab_of, platforms):
+    assert_mistake(
+        check("production.index", lab_of), "index-missing", lab_of, "assemble_index", "linux/arm64"
+    )
+
+
+def test_index_a_plain_manifest_is_not_an_index(lab_of, platforms, docker_client, tmp_path):
+    push(docker_client, lab_of, plain(docker_client, lab_of, tmp_path, "multi-plain"), "multi", "1.0")
+    result = check("production.index", lab_of)
+    assert_mistake(result, "not-an-index", lab_of, "assemble_index")
+    assert MANIFEST_V2 in result.message
+
+
+def test_index_with_a_single_platform(lab_of, platforms, admin):
+    assemble_index(admin, platforms, "1.0", {"linux/amd64": "1.0-amd64"})
+    assert admin.manifest(platforms, "1.0").platforms == ["linux/amd64"]
+    result = check("production.index", lab_of)
+    assert_mistake(
+        result, "single-platform", lab_of, "docker buildx build --platform linux/amd64,linux/arm64"
+    )
+
+
+def test_index_of_two_platforms_passes(lab_of, platforms, admin):
+    digest = assemble_index(admin, platforms, "1.0", {"linux/amd64": "1.0-amd64", "linux/arm64": "1.0-arm64"})
+    index = admin.manifest(platforms, "1.0")
+    assert (index.digest, index.is_index, index.platforms) == (digest, True, ["linux/amd64", "linux/arm64"])
+    result = check("production.index", lab_of)
+    assert (result.passed, result.code) == (True, "ok"), str(result)
+    assert "linux/amd64, linux/arm64" in result.message
+
+
+def test_assemble_index_refuses_an_index_as_a_platform(lab_of, platforms, admin):
+    assemble_index(admin, platforms, "1.0", {"linux/amd64": "1.0-amd64", "linux/arm64": "1.0-arm64"})
+    with pytest.raises(LabError, match="itself an index"):
+        assemble_index(admin, platforms, "1.1", {"linux/amd64": "1.0"})
+
+
+# -- hood.handmade -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def by_hand(lab, admin, docker_client):
+    """A function that pushes `<learner>/handmade:1.0` by hand with busybox from the base image and a script.
+
+    No Docker login is needed for that (the lab's own credential talks HTTP); each test picks its Docker client.
+    """
+    config = lab.config
+    repository = f"{config.learner}/handmade"
+    forget(admin, repository, "1.0")
+    engine = Engine(docker_client, config=config)
+    base_layer = next(iter(engine.layer_tars(config.base_image)))[1]
+    busybox = handmade.pick_files(base_layer, ["bin/busybox"])
+    arch = docker_client.version().get("Arch", "amd64")
+
+    def push_it(files: dict | None = None, cmd: list[str] | None = None) -> handmade.HandPush:
+        script = f"#!/bin/busybox sh\necho handmade says hello from run {RUN}\n".encode()
+        chosen = {**busybox, "app/hello.sh": script} if files is None else files
+        return handmade.push_by_hand(admin, repository, "1.0", chosen, cmd=cmd, architecture=arch)
+
+    yield push_it
+    remember(docker_client, config.ref("handmade", "1.0"))  # the check pulled it: removed at the end
+    forget(admin, repository, "1.0")
+
+
+def test_handmade_missing(lab_of, by_hand):
+    result = check("hood.handmade", lab_of)
+    assert_mistake(
+        result, "handmade-missing", lab_of, "push_by_hand", f"/v2/{lab_of.learner}/handmade/blobs/uploads/"
+    )
+
+
+def test_handmade_pushed_by_hand_pulls_and_runs(lab_of, by_hand, admin):
+    pushed = by_hand(cmd=["/bin/busybox", "sh", "/app/hello.sh"])
+    assert admin.head_manifest(f"{lab_of.learner}/handmade", "1.0") == pushed.digest
+    assert any(step.startswith("HEAD ") for step in pushed.steps)
+    result = check("hood.handmade", lab_of)
+    assert (result.passed, result.code) == (True, "ok"), str(result)
+    assert f"handmade says hello from run {RUN}" in result.message
+
+
+def test_a_registry_refuses_a_manifest_whose_blob_it_lacks(lab_of, admin):
+    """Why the blob-missing state below is made by deleting a blob after the push: a PUT cannot make it."""
+    config = handmade.image_config("sha256:" + "0" * 64, ["/x"], "amd64")
+    layer = f"never uploaded {RUN}".encode()
+    admin.upload_blob(f"{lab_of.learner}/handmade", config)
+    with pytest.raises(ManifestInvalid) as refused:
+        admin.put_manifest(
+            f"{lab_of.learner}/handmade", "refused", handmade.manifest_document(config, layer), MANIFEST_V2
+        )
+    assert refused.value.code == "MANIFEST_BLOB_UNKNOWN"
+
+
+def test_handmade_with_a_blob_the_registry_lacks(lab_of, by_hand, lab, admin):
+    pushed = by_hand(cmd=["/bin/busybox", "sh", "/app/hello.sh"])
+    delete_blob(lab, f"{lab_of.learner}/handmade", pushed.layer_digest)
+    assert admin.blob_exists(f"{lab_of.learner}/handmade", pushed.layer_digest) is None
+    result = check("hood.handmade", lab_of)
+    assert_mistake(result, "blob-missing", lab_of, "PUT ?digest=")
+    assert pushed.layer_digest in result.message and "layer 1" in result.message
+
+
+def test_handmade_whose_config_does_not_match_its_layer_is_not_pullable(lab_of, by_hand, admin):
+    """All blobs present, but the config's diff id is not the layer's: the registry accepts it, docker refuses."""
+    repository = f"{lab_of.learner}/handmade"
+    tar = handmade.layer_tar({"app/hello.txt": f"hello {RUN}\n".encode()})
+    layer = gzip.compress(tar, mtime=0)
+    config = handmade.image_config(handmade.sha256(b"not the layer" + RUN.encode()), ["/bin/true"], "amd64")
+    for blob in (layer, config):
+        admin.upload_blob(repository, blob)
+    admin.put_manifest(repository, "1.0", handmade.manifest_document(config, layer), MANIFEST_V2)
+    result = check("hood.handmade", lab_of)
+    assert_mistake(result, "not-pullable", lab_of, f"docker pull {lab_of.ref('handmade', '1.0')}")
+
+
+def test_handmade_pull_without_a_docker_login(lab, logged_out_docker_config_dir, by_hand):
+    by_hand(cmd=["/bin/busybox", "sh", "/app/hello.sh"])
+    result = check("hood.handmade", lab.config)
+    assert_mistake(result, "not-pullable", lab.config, f"docker login {lab.config.registry}")
+    assert "auth" in result.message.lower()
+
+
+@pytest.mark.parametrize("cmd", [["/app/no-such-program"], None], ids=["missing-program", "no-command"])
+def test_handmade_that_pulls_but_does_not_run(lab_of, by_hand, cmd):
+    by_hand(files={"app/hello.txt": f"no program here {RUN}\n".encode()}, cmd=cmd)
+    result = check("hood.handmade", lab_of)
+    assert_mistake(result, "does-not-run", lab_of, f"docker run --rm {lab_of.ref('handmade', '1.0')}")
+
+
+def test_every_check_here_is_registered_with_its_lesson():
+    from labsupport.checks.base import exercise_info, implemented
+
+    for exercise, lesson in (
+        ("security.no-secrets", "07"),
+        ("production.tags", "08"),
+        ("production.index", "08"),
+        ("hood.handmade", "09"),
+        ("capstone.ship", "10"),
+    ):
+        assert implemented(exercise) and exercise_info(exercise).lesson == lesson
+    assert json.dumps(CheckResult("x", True, "ok", "m").to_json())
