@@ -14,12 +14,10 @@ import pytest
 
 from labsupport import handmade, secrets
 from labsupport.checks.base import CheckResult
-from labsupport.config import LabConfig
-from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
 from labsupport.errors import LabError, ManifestInvalid
 from labsupport.production import assemble_index
-from labsupport.registry import MANIFEST_V2, RegistryClient
+from labsupport.registry import MANIFEST_V2
 
 from .lessons_07_10 import (
     APPS,
@@ -35,31 +33,11 @@ from .lessons_07_10 import (
     plain,
     push,
     remember,
-    remove_made,
 )
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module", autouse=True)
-def remove_local_images(docker_client):
-    """Remove every local tag this module made, when it ends."""
-    yield
-    remove_made(docker_client)
-
-
-@pytest.fixture(scope="module")
-def admin(lab):
-    """A registry client with the lab's own credential, to set up and inspect registry state."""
-    credential = Credential(lab.config.learner, lab.password())
-    with RegistryClient.for_lab(lab.config, credential=credential) as client:
-        yield client
-
-
-@pytest.fixture
-def lab_of(lab, docker_config_dir) -> LabConfig:
-    """The lab's config, with a Docker client logged in to it (pushes and the checks' pulls need that)."""
-    return lab.config
 
 
 # -- security.no-secrets ---------------------------------------------------------------------------------

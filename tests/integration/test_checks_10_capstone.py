@@ -11,10 +11,7 @@ import pytest
 
 from labsupport import secrets
 from labsupport.checks import capstone as capstone_check
-from labsupport.config import LabConfig
-from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
-from labsupport.registry import RegistryClient
 
 from .lessons_07_10 import (
     APPS,
@@ -27,31 +24,11 @@ from .lessons_07_10 import (
     delete_blob,
     forget,
     push,
-    remove_made,
 )
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module", autouse=True)
-def remove_local_images(docker_client):
-    """Remove every local tag this module made, when it ends."""
-    yield
-    remove_made(docker_client)
-
-
-@pytest.fixture(scope="module")
-def admin(lab):
-    """A registry client with the lab's own credential, to set up and inspect registry state."""
-    credential = Credential(lab.config.learner, lab.password())
-    with RegistryClient.for_lab(lab.config, credential=credential) as client:
-        yield client
-
-
-@pytest.fixture
-def lab_of(lab, docker_config_dir) -> LabConfig:
-    """The lab's config, with a Docker client logged in to it (pushes and the checks' pulls need that)."""
-    return lab.config
 
 
 # -- capstone.ship -------------------------------------------------------------------------------------------
