@@ -9,6 +9,7 @@ rest).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..config import LabConfig
 from ..model import Blob, RemoteView
@@ -39,20 +40,33 @@ def same_layers(old: RemoteView, new: RemoteView) -> bool:
     return [blob.digest for blob in old.blobs] == [blob.digest for blob in new.blobs]
 
 
+def work_dir(config: LabConfig) -> Path:
+    """The learner's own copy of the hello app, where lesson 06 changes it (the course's app stays as shipped)."""
+    return config.state_dir / "work" / "hello"
+
+
 def build_new_command(config: LabConfig) -> str:
-    """Change the app's version, rebuild it as 1.1, tag it and push it: the exercise's whole path."""
-    version = images.display_path(images.app_dir() / "VERSION")
-    return (f"echo {NEW} > {version} && {images.build_command(config, NEW)} && "
-            f"{push.push_command(config, NEW, tagged=False)}")
+    """Copy the app, change its version, rebuild it as 1.1 reusing 1.0's layers, tag it and push it.
+
+    `--cache-from` matters: after lesson 05 removed and pulled 1.0 back, the classic builder has no cache
+    of its own for it and would make every layer anew.
+    """
+    work = work_dir(config)
+    copy = images.display_path(work)
+    build = images.build_command(config, NEW, folder=work).replace(
+        "docker build ", f"docker build --cache-from {tagging.target_ref(config, OLD)} ", 1)
+    return (f"mkdir -p {images.display_path(work.parent)} && rm -rf {copy} && "
+            f"cp -r {images.display_path(images.app_dir())} {copy} && echo {NEW} > {copy}/VERSION && "
+            f"{build} && {push.push_command(config, NEW, tagged=False)}")
 
 
 def reorder_command(config: LabConfig) -> str:
-    """Put the app's COPY last, then rebuild and push both versions so they share the lower layers."""
-    version = images.display_path(images.app_dir() / "VERSION")
-    dockerfile = images.display_path(images.app_dir() / "Dockerfile")
-    steps = [f"echo {tag} > {version} && {images.build_command(config, tag)} && "
+    """Put the app's COPY last in the learner's copy, then rebuild and push both versions from it."""
+    work = work_dir(config)
+    copy = images.display_path(work)
+    steps = [f"echo {tag} > {copy}/VERSION && {images.build_command(config, tag, folder=work)} && "
              f"{push.push_command(config, tag, tagged=False)}" for tag in (OLD, NEW)]
-    return f"in {dockerfile} move `COPY hello.sh VERSION /app/` below the RUN step, then: " + " && ".join(
+    return f"in {copy}/Dockerfile move `COPY hello.sh VERSION /app/` below the RUN step, then: " + " && ".join(
         steps)
 
 

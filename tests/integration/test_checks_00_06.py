@@ -467,7 +467,7 @@ def test_caching_without_1_0_in_the_registry(cached, docker_client, tmp_path):
 def test_caching_1_1_not_pushed(cached, docker_client, tmp_path):
     push_version(cached, docker_client, APP, "1.0")
     assert_mistake(check("caching.minimal-upload", cached), "not-pushed", "echo 1.1 >",
-                   f"docker build -t {images.local_ref('1.1')}",
+                   f"docker build --cache-from {tagging.target_ref(cached, '1.0')} -t {images.local_ref('1.1')}",
                    f"docker push {tagging.target_ref(cached, '1.1')}")
     build(docker_client, cached, app_copy(tmp_path, "1.1"), images.local_ref("1.1"))
     tag(images.local_ref("1.1"), tagging.target_ref(cached, "1.1"))

@@ -202,6 +202,18 @@ def test_reorder_command_rebuilds_and_pushes_both_versions(config):
         "docker push localhost:5000/alice/hello-lab:1.1")
 
 
+def test_hints_change_a_copy_of_the_app_never_the_course_app(config):
+    for command in (caching.build_new_command(config), caching.reorder_command(config)):
+        assert "> notebooks/apps/hello/" not in command and "in notebooks/apps/hello/" not in command
+        assert str(caching.work_dir(config).name) in command
+
+
+def test_the_build_hint_reuses_the_pushed_layers(config):
+    command = caching.build_new_command(config)
+    assert "--cache-from localhost:5000/alice/hello-lab:1.0" in command
+    assert command.index("docker build") < command.index("docker push localhost:5000/alice/hello-lab:1.1")
+
+
 # -- reset ---------------------------------------------------------------------------------------------------
 
 def test_leftovers_name_the_learners_things(config):
