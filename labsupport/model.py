@@ -118,25 +118,36 @@ class ImageDiff:
 
 def diff_image(image: ImageView, repository: str, target: RemoteView | None,
                others: Iterable[RemoteView] = ()) -> ImageDiff:
-    """Compare an image's filesystem layers with a repository tag and with other repositories' tags.
+    """Compare an image's filesystem layers with a repository and with the registry's other repositories.
 
-    A layer is THERE when `target` (the repository's current tag, or None) holds it, MOUNTABLE when another
-    repository does, else UPLOAD with its uncompressed size as the estimate of what a push sends.
+    A layer is THERE when `target` (the repository's tag of the same name, or None) or another tag of the same
+    repository in `others` holds it: a push checks blobs per repository, whatever the tag. It is MOUNTABLE when
+    another repository holds it, else UPLOAD with its uncompressed size as the estimate of what a push sends.
     """
-    other_views = [view for view in others if view.repository != repository]
+    views = list(others)
+    same_repository = [view for view in views if view.repository == repository]
+    other_repositories = [view for view in views if view.repository != repository]
     items = []
     for layer in image.fs_layers:
-        blob = target.blob_for(layer.diff_id) if target else None
+        blob = _holder(([target] if target else []) + same_repository, layer.diff_id)
         if blob is not None:
-            items.append(LayerDiff(layer, LayerState.THERE, blob=blob))
+            items.append(LayerDiff(layer, LayerState.THERE, blob=blob[1]))
             continue
-        found = next(((view.repository, view.blob_for(layer.diff_id)) for view in other_views
-                      if view.blob_for(layer.diff_id) is not None), None)
+        found = _holder(other_repositories, layer.diff_id)
         if found:
             items.append(LayerDiff(layer, LayerState.MOUNTABLE, blob=found[1], source=found[0]))
         else:
             items.append(LayerDiff(layer, LayerState.UPLOAD, upload_bytes=layer.size))
     return ImageDiff(image=image, repository=repository, layers=tuple(items))
+
+
+def _holder(views: Iterable[RemoteView], diff_id: str) -> tuple[str, Blob] | None:
+    """The first view's repository and blob holding the layer with this diff id, if any."""
+    for view in views:
+        blob = view.blob_for(diff_id)
+        if blob is not None:
+            return view.repository, blob
+    return None
 
 
 class PushPhase(str, Enum):

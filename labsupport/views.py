@@ -36,7 +36,8 @@ def repository_for(ref: str, config: LabConfig) -> str:
 
 def image_diff(ref: str, *, config: LabConfig, engine: Engine, registry: RegistryClient,
                against: str | None = None) -> ImageDiff:
-    """The local image `ref` against a lab repository (`against`, default repository_for) and its neighbours."""
+    """The local image `ref` against a lab repository (`against`, default repository_for), its other tags and the
+    registry's other repositories."""
     repository = against or repository_for(ref, config)
     tag = refs.parse(ref, default_tag="latest").tag or "latest"
     image = engine.image_view(ref)
@@ -44,4 +45,4 @@ def image_diff(ref: str, *, config: LabConfig, engine: Engine, registry: Registr
         target = registry.remote_view(repository, tag)
     except (NameUnknown, ManifestUnknown):
         target = None
-    return diff_image(image, repository, target, registry.views(exclude=repository))
+    return diff_image(image, repository, target, registry.views())

@@ -61,10 +61,14 @@ def test_the_target_repository_wins_over_other_repositories():
     assert diff.layers[0].state is LayerState.THERE and diff.layers[0].source is None
 
 
-def test_other_views_of_the_same_repository_do_not_count_as_mount_sources():
-    same_repo_other_tag = remote("ada/hello-lab", {APP.diff_id: Blob(sha("4"), 160)})
+def test_another_tag_of_the_same_repository_makes_its_layers_there_not_mountable():
+    # A push checks blobs per repository: 1.1's lower layers are already there when 1.0 holds them.
+    app_blob = Blob(sha("4"), 160)
+    same_repo_other_tag = remote("ada/hello-lab", {APP.diff_id: app_blob})
     diff = diff_image(IMAGE, "ada/hello-lab", None, [same_repo_other_tag])
-    assert states(diff) == [LayerState.UPLOAD] * 3
+    assert states(diff) == [LayerState.UPLOAD, LayerState.UPLOAD, LayerState.THERE]
+    assert (diff.layers[2].blob, diff.layers[2].source) == (app_blob, None)
+    assert diff.upload_bytes == BASE.size + RUN.size
 
 
 def test_a_blob_with_a_different_diff_id_is_not_a_match():
