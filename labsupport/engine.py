@@ -11,6 +11,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import tarfile
 import tempfile
 import time
@@ -35,6 +36,7 @@ from .errors import (
     ImageNotFound,
     InvalidReference,
     LabError,
+    PushFailed,
     RunFailed,
 )
 from .history import clean_instruction, empty_flags, pair_layers
@@ -44,6 +46,8 @@ from .pushstream import PushAccumulator, layer_outcomes
 __all__ = ["Engine", "EngineInfo", "RemoteViews", "clean_instruction"]
 log = logging.getLogger(__name__)
 
+#: The error a registry logs for a failed request (logrus text format): its storage's own words.
+_REGISTRY_LOG_ERROR = re.compile(r'err\.(?:detail|message)="((?:[^"\\]|\\.)*)"')
 START_ENGINE = ("start the engine: open Docker Desktop, or `colima start`, or `sudo systemctl start docker`; "
                 "then `labsupport doctor`")
 
@@ -320,21 +324,29 @@ class Engine:
         repository, tag = _engine_name(str(parsed.familiar))
         config = self.config
         acc = PushAccumulator(ref, lab_registry=config.registry if config else None,
-                              learner=config.learner if config else None)
-        started = time.monotonic()
-        with self._errors(ref):
-            try:
-                self.client.api.reload_config()  # a `docker login` done after the client was made counts
-                for line in self.client.api.push(repository, tag=tag, stream=True, decode=True):
-                    event = acc.feed(line)
-                    if event is not None and on_event is not None:
-                        on_event(event)
-            except docker.errors.APIError as exc:  # some engines refuse before streaming (e.g. no such image)
-                raise acc.failure(_first_line(exc)) from exc
-            except docker.errors.DockerException as exc:  # a credential helper that fails or is missing
-                raise DockerConfigError(f"the Docker client's credentials cannot be read: {_first_line(exc)}",
-                                        fix="check credsStore/credHelpers in ~/.docker/config.json "
-                                            "(or DOCKER_CONFIG), then docker login again") from exc
+                              learner=config.learner if config else None,
+                              lab_container=config.container if config else None)
+        started, since = time.monotonic(), int(time.time()) - 1
+        try:
+            with self._errors(ref):
+                try:
+                    self.client.api.reload_config()  # a `docker login` done after the client was made counts
+                    for line in self.client.api.push(repository, tag=tag, stream=True, decode=True):
+                        event = acc.feed(line)
+                        if event is not None and on_event is not None:
+                            on_event(event)
+                except docker.errors.APIError as exc:  # some engines refuse before streaming (no such image)
+                    raise acc.failure(_first_line(exc)) from exc
+                except docker.errors.DockerException as exc:  # a credential helper that fails or is missing
+                    raise DockerConfigError(
+                        f"the Docker client's credentials cannot be read: {_first_line(exc)}",
+                        fix="check credsStore/credHelpers in ~/.docker/config.json (or DOCKER_CONFIG), "
+                            "then docker login again") from exc
+        except PushFailed as failed:
+            better = self._with_registry_log(failed, acc, parsed.host, since)
+            if better is failed:
+                raise
+            raise better from failed
         result = acc.finish()
         seconds = time.monotonic() - started
         try:
@@ -347,6 +359,23 @@ class Engine:
         layers = layer_outcomes(acc.layers, diff_ids=diff_ids, remote=remote)
         return PushReport(reference=str(parsed.familiar), digest=result.digest, size=result.size,
                           layers=layers, seconds=seconds)
+
+    def _with_registry_log(self, failed: PushFailed, acc: PushAccumulator, host: str,
+                           since: int) -> PushFailed:
+        """A push failure the engine leaves unexplained ("HTTP status: 500"), explained again by the error the
+        lab registry logged meanwhile: the engine passes on a registry's status, never its reason."""
+        config = self.config
+        if failed.kind != "unknown" or config is None or not _is_lab(host, config.registry):
+            return failed
+        try:
+            logs = self.client.containers.get(config.container).logs(since=since, tail=200)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return failed
+        said = [match.group(1) for line in logs.decode(errors="replace").splitlines() if "level=error" in line
+                for match in [_REGISTRY_LOG_ERROR.search(line)] if match]
+        if not said:
+            return failed
+        return acc.failure(f"{failed.raw} (the lab registry's log: {said[-1][:300]})")
 
     def _pushed_view(self, registry: RemoteViews, repository: str, digest: str) -> RemoteView | None:
         """The pushed manifest by digest; for an image index (containerd store), the engine's own platform."""
@@ -362,6 +391,14 @@ class Engine:
         except LabError as exc:
             log.warning("the push report falls back to the stream's byte counts: %s", exc.message)
             return None
+
+
+def _is_lab(host: str, lab: str) -> bool:
+    """Whether a push's host is the lab registry, by its name or a loopback alias of it."""
+    try:
+        return host == lab or refs.is_loopback_alias(host, lab)
+    except InvalidReference:
+        return False
 
 
 def _engine_name(text: str) -> tuple[str, str]:

@@ -60,6 +60,15 @@ def _locked(fd: int, exclusive: bool) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _ends_unfinished(fd: int) -> bool:
+    """Whether the open file's last line lacks its newline (a torn write, or garbage written into it)."""
+    size = os.fstat(fd).st_size
+    if not size:
+        return False
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    return os.read(fd, 1) != b"\n"
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -74,9 +83,11 @@ class ProgressLog:
         """Write one record as one line with one os.write on an O_APPEND descriptor."""
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             with _locked(fd, exclusive=True):
+                if _ends_unfinished(fd):
+                    line = b"\n" + line  # a damaged last line without its newline must not swallow this one
                 written = os.write(fd, line)
                 while written < len(line):  # only on a full disk or a signal; finish the line
                     written += os.write(fd, line[written:])

@@ -89,14 +89,15 @@ class PushAccumulator:
     """Fold a push stream into per-layer state (for progress widgets and the report) and the final result.
 
     `feed` takes one decoded line and returns its PushEvent (or None); an error line raises PushFailed.
-    `lab_registry` and `learner` only shape the fix lines of errors (the reference to tag to).
+    `lab_registry`, `learner` and `lab_container` only shape the fix lines of errors.
     """
 
     def __init__(self, reference: str, *, lab_registry: str | None = None,
-                 learner: str | None = None) -> None:
+                 learner: str | None = None, lab_container: str | None = None) -> None:
         self.reference = reference
         self.lab_registry = lab_registry
         self.learner = learner
+        self.lab_container = lab_container
         self.repository: str | None = None      # as in "The push refers to repository [...]"
         self.results: list[PushResult] = []
         self.messages: list[str] = []           # other lines without an id, in order
@@ -134,7 +135,8 @@ class PushAccumulator:
 
     def failure(self, raw: str) -> PushFailed:
         """The PushFailed for an engine error text met in this push (or sent as an HTTP error instead)."""
-        return explain(self.reference, raw, lab_registry=self.lab_registry, learner=self.learner)
+        return explain(self.reference, raw, lab_registry=self.lab_registry, learner=self.learner,
+                       lab_container=self.lab_container)
 
     def finish(self) -> PushResult:
         """The push's result; PushFailed when the stream ended without one (the engine stopped mid-push)."""
@@ -247,10 +249,11 @@ def _match(layer_id: str, diff_ids: Sequence[str], pairs: Mapping[str, Blob],
 
 # -- errors: what an engine error means, and the command that fixes it --------------------------------------
 
-_KNOWN = (  # (kind, substrings of the engine's text, lowercased); the first kind that matches wins
+_KNOWN = (  # (kind, substrings of the engine's text, lowercased; a tuple: all of them); the first match wins
     ("no-local-image", ("an image does not exist locally with the tag",)),
     ("tag-missing", ("tag does not exist",)),
     ("https-required", ("server gave http response to https client",)),
+    ("registry-full", (("no space left on device", "filesystem: "),)),  # the registry's storage driver said it
     ("disk-full", ("no space left on device",)),
     ("no-credentials", ("no basic auth credentials",)),
     ("unauthorized", ("unauthorized:", "incorrect username or password")),
@@ -265,7 +268,8 @@ def classify(raw: str) -> str:
     """The kind of a push error text, one of `_KNOWN`'s, else "unknown" (see kind_for for the reference's)."""
     text = raw.lower()
     for kind, needles in _KNOWN:
-        if any(needle in text for needle in needles):
+        if any(all(part in text for part in ((needle,) if isinstance(needle, str) else needle))
+               for needle in needles):
             return kind
     return "unknown"
 
@@ -281,7 +285,7 @@ def kind_for(reference: str, raw: str) -> str:
 
 
 def explain(reference: str, raw: str, *, lab_registry: str | None = None,
-            learner: str | None = None) -> PushFailed:
+            learner: str | None = None, lab_container: str | None = None) -> PushFailed:
     """A PushFailed for the engine's error text `raw`, with what it means and the command that fixes it."""
     kind = kind_for(reference, raw)
     parsed = _parse(reference)
@@ -295,7 +299,8 @@ def explain(reference: str, raw: str, *, lab_registry: str | None = None,
     name = shown.rsplit(":", 1)[0] if parsed and parsed.tag else shown
     explanation, fix = _TEXTS[kind](host=host, lab=lab, who=who, target=target, shown=shown, name=name,
                                     tag=tag, explicit=bool(parsed and parsed.explicit_host),
-                                    alias=bool(parsed and _alias(parsed.host, lab)))
+                                    alias=bool(parsed and _alias(parsed.host, lab)),
+                                    container=lab_container or "lab-registry")
     return PushFailed(reference, raw, explanation, fix=fix, kind=kind)
 
 
@@ -341,6 +346,18 @@ def _disk_full(*, shown: str, **_: object) -> tuple[str, str]:
     return "a disk filled up during the push: the registry's storage or the engine's own", fix
 
 
+def _registry_full(*, host: str, lab: str, alias: bool, container: str, shown: str,
+                   **_: object) -> tuple[str, str]:
+    why = (f"the registry at {host} is out of disk space (no space left on device in its storage), so it "
+           "cannot store the image's blobs. Deleting tags frees nothing by itself: a blob stays until the "
+           "registry's garbage collection removes the blobs no manifest uses")
+    if host != lab and not alias:
+        return why, f"ask that registry's operator to free space, then docker push {shown}"
+    return why, (f"labsupport reset <exercise> (deletes its tags), then docker exec {container} registry "
+                 f"garbage-collect /etc/docker/registry/config.yml && docker restart {container}; "
+                 f"then docker push {shown}")
+
+
 def _no_credentials(*, host: str, who: str, alias: bool, lab: str, **_: object) -> tuple[str, str]:
     text = (f"the Docker client holds no credential for {host}, and that registry does not take anonymous "
             "pushes")
@@ -382,7 +399,8 @@ def _unknown(*, shown: str, **_: object) -> tuple[str, str]:
 
 _TEXTS = {
     "no-local-image": _no_local_image, "tag-missing": _tag_missing, "https-required": _https_required,
-    "disk-full": _disk_full, "no-credentials": _no_credentials, "unauthorized": _unauthorized,
+    "registry-full": _registry_full, "disk-full": _disk_full, "no-credentials": _no_credentials,
+    "unauthorized": _unauthorized,
     "denied": _denied, "registry-down": _registry_down, "no-registry-host": _no_registry_host,
     "unknown": _unknown,
 }

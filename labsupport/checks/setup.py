@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 
 from ..config import LabConfig
-from ..lab import probe
+from ..lab import probe, stored_password
 from .base import OK, CheckContext, CheckResult, exercise
 
 #: The header every distribution registry sets on its /v2/ answers.
@@ -55,11 +55,10 @@ def check_registry(ctx: CheckContext) -> CheckResult:
                        "<name>), then labsupport up",
         }
         return _result(code, why, hint=hints[code])
-    password_file = config.password_file
-    password = password_file.read_text().strip() if password_file.is_file() else ""
+    password = stored_password(config)  # "" when missing or damaged
     accepted = probe(config.registry_url, (config.learner, password)) if password else None
     if accepted is None or accepted.status_code != 200:
-        why = ("the lab has no password yet" if not password else
+        why = ("the lab's password file is missing or damaged" if not password else
                f"the registry rejects the lab's password for {config.learner!r}: it runs with another one")
         return _result("credential-mismatch", f"the registry asks for credentials, but {why}",
                        hint="labsupport up   (updates the registry to the lab's password)")
