@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from .cli_course import add_parsers
 from .config import LabConfig
 from .errors import LabError
+from .workshop.cli import workshop_parsers
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("action", choices=["save", "load"])
     bundle.add_argument("file", help="the .tar file to write or read")
     COMMANDS.update(add_parsers(sub))
+    COMMANDS.update(workshop_parsers(sub))
     return parser
 
 

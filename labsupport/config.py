@@ -6,6 +6,7 @@ A bad value raises ConfigError with one line naming the variable and what it acc
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -50,15 +51,21 @@ class LabConfig:
     state_dir: Path               # the lab's own files: password, htpasswd, progress (LAB_STATE_DIR)
     container: str = "lab-registry"         # registry container name (LAB_CONTAINER)
     volume: str = "lab-registry-data"       # named volume for the registry's data (LAB_VOLUME)
+    workshop: bool = False                  # the registry is a workshop's (`labsupport join`), not a local one
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LabConfig:
         """Read every LAB_* variable from `env` (default: os.environ), validating each."""
         env = os.environ if env is None else env
+        joined = _joined_workshop(env)  # what `labsupport join` stored: used where no LAB_* variable is set
+        if joined:
+            env = {**joined, **{key: value for key, value in env.items() if value.strip()}}
 
         registry = env.get("LAB_REGISTRY", "").strip() or "localhost:5000"
         match = _HOSTPORT.match(registry)
-        if not match or "/" in registry or (match["port"] and not 0 < int(match["port"]) < 65536):
+        reads_as_host = "." in registry or ":" in registry or registry == "localhost"  # else Docker Hub's path
+        if (not match or "/" in registry or not reads_as_host
+                or (match["port"] and not 0 < int(match["port"]) < 65536)):
             raise ConfigError("LAB_REGISTRY", registry, "host:port such as localhost:5000 (no scheme, no path)")
 
         registry_url = env.get("LAB_REGISTRY_URL", "").strip() or f"http://{registry}"
@@ -81,9 +88,13 @@ class LabConfig:
             images[var] = value
 
         state = env.get("LAB_STATE_DIR", "").strip()
-        state_dir = Path(state).expanduser() if state else repo_root() / ".lab"
-        if state_dir.exists() and not state_dir.is_dir():
-            raise ConfigError("LAB_STATE_DIR", str(state_dir), "a folder path (it is created if missing)")
+        try:  # `~nobody`, a name too long or a NUL byte fail here, not later in a traceback
+            state_dir = (Path(state).expanduser() if state else repo_root() / ".lab").resolve()
+            usable = not state_dir.exists() or state_dir.is_dir()
+        except (OSError, RuntimeError, ValueError):
+            usable = False
+        if not usable:
+            raise ConfigError("LAB_STATE_DIR", state, "a folder path (it is created if missing)")
 
         names = {}
         for var, default in (("LAB_CONTAINER", "lab-registry"), ("LAB_VOLUME", "lab-registry-data")):
@@ -98,21 +109,24 @@ class LabConfig:
             learner=learner,
             registry_image=images["LAB_REGISTRY_IMAGE"],
             base_image=images["LAB_BASE_IMAGE"],
-            state_dir=state_dir.resolve(),
+            state_dir=state_dir,
             container=names["LAB_CONTAINER"],
             volume=names["LAB_VOLUME"],
+            workshop=bool(joined) and registry == joined.get("LAB_REGISTRY"),
         )
 
     @property
     def host(self) -> str:
-        """The registry's host name without the port."""
-        return self.registry.rsplit(":", 1)[0] if self.registry.count(":") == 1 else self.registry
+        """The registry's host name without the port (an IPv6 literal keeps its brackets)."""
+        match = _HOSTPORT.match(self.registry)
+        return match["host"] if match else self.registry
 
     @property
     def port(self) -> int:
-        """The port the registry is published on (5000 when LAB_REGISTRY names none)."""
-        if self.registry.count(":") == 1:
-            return int(self.registry.rsplit(":", 1)[1])
+        """The port the registry is published on (443 or 80, by LAB_REGISTRY_URL, when LAB_REGISTRY names none)."""
+        match = _HOSTPORT.match(self.registry)
+        if match and match["port"]:
+            return int(match["port"])
         return 443 if self.registry_url.startswith("https") else 80
 
     def ref(self, repository: str, tag: str | None = None) -> str:
@@ -131,6 +145,31 @@ class LabConfig:
     @property
     def progress_file(self) -> Path:
         return self.state_dir / "progress.jsonl"
+
+
+#: The file `labsupport join` writes in the state folder (labsupport/workshop/join.py).
+WORKSHOP_FILE = "workshop.json"
+
+
+def _joined_workshop(env: Mapping[str, str]) -> dict[str, str]:
+    """The workshop a learner joined, as LAB_* values (registry, its URL, learner); {} when none.
+
+    LAB_* variables win: with LAB_REGISTRY set, the workshop's registry and URL are both ignored.
+    """
+    state = env.get("LAB_STATE_DIR", "").strip()
+    try:
+        path = (Path(state).expanduser() if state else repo_root() / ".lab") / WORKSHOP_FILE
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, RuntimeError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    values = {var: data.get(key) for var, key in (("LAB_REGISTRY", "registry"),
+                                                 ("LAB_REGISTRY_URL", "registry_url"), ("LAB_LEARNER", "learner"))}
+    if env.get("LAB_REGISTRY", "").strip():
+        for var in ("LAB_REGISTRY", "LAB_REGISTRY_URL"):
+            values.pop(var)
+    return {var: value for var, value in values.items() if isinstance(value, str) and value.strip()}
 
 
 def _os_user() -> str:

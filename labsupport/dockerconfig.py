@@ -163,11 +163,22 @@ def _auths_entry(config: dict[str, Any], host: str) -> dict[str, Any] | None:
 
 
 def _holds_secret(entry: Any) -> bool:
-    return isinstance(entry, dict) and bool(entry.get("auth") or entry.get("password"))
+    return isinstance(entry, dict) and bool(entry.get("auth") or entry.get("password") or entry.get("identitytoken"))
 
 
 def _credential_from_entry(entry: dict[str, Any], host: str) -> Credential:
-    """Decode an `auths` entry: `auth` (base64 of user:password) wins over username/password fields."""
+    """Decode an `auths` entry: `auth` (base64 of user:password) wins over username/password fields.
+
+    After `docker login` to a token server that hands out refresh tokens (a workshop's), the CLI keeps the
+    refresh token as `identitytoken` and an empty password in `auth`: the identity token is then the secret.
+    """
+    identity = entry.get("identitytoken")
+    if isinstance(identity, str) and identity:
+        try:
+            decoded = base64.b64decode(str(entry.get("auth") or ""), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            decoded = ""
+        return Credential(decoded.partition(":")[0] or str(entry.get("username") or ""), identity)
     encoded = entry.get("auth")
     if encoded:
         bad = DockerConfigError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import secrets
 import socket
 import sys
@@ -29,6 +30,8 @@ from .errors import LabError, LabNotRunning, PortInUse
 LABEL = "io.labsupport.lab"
 AUTH_LABEL = "io.labsupport.auth"
 DEBUG_PORT = 5001
+#: What a stored password may be: printable ASCII without spaces (else the file is damaged).
+_PASSWORD = re.compile(r"[!-~]+")
 # Exec form: the offline image has no shell. /bin/busybox is in it and in the public registry:2 (Alpine).
 HEALTH_COMMAND = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DEBUG_PORT}/debug/health"]
 
@@ -79,11 +82,11 @@ class Credentials:
     def ensure(self) -> str | None:
         """Make sure the password and a matching htpasswd exist: None when they did, else "new" or "repaired"."""
         pw_file, ht_file = self.config.password_file, self.config.htpasswd_file
-        password = _read(pw_file)
+        password = stored_password(self.config)
         if password and self._htpasswd_matches(password):
             return None
         outcome = "repaired" if (pw_file.exists() or ht_file.exists()) else "new"
-        if not password or len(password) < 12:
+        if len(password) < 12:  # missing, garbage ("" from stored_password) or too short: a new one
             password = secrets.token_urlsafe(18)
         self._write_private(pw_file, password + "\n")
         digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
@@ -120,14 +123,42 @@ def _read(path: Path) -> str:
         return ""
 
 
+def stored_password(config: LabConfig) -> str:
+    """The lab password in the state folder; "" when it is missing, unreadable or not a password (garbage)."""
+    password = _read(config.password_file)
+    return password if _PASSWORD.fullmatch(password) else ""
+
+
 def probe(url: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> httpx.Response | None:
-    """GET <url>/v2/ once; the response, or None when nothing answers."""
+    """GET <url>/v2/ once; the response, or None when nothing answers.
+
+    With `auth` and a token registry's Bearer challenge (a workshop's), the credential is traded at the token
+    server and /v2/ asked again with the token; a refused credential leaves the first 401 as the answer.
+    """
     try:
         from .registry import is_loopback_url
 
-        return httpx.get(f"{url}/v2/", auth=auth, timeout=timeout, trust_env=not is_loopback_url(url))
+        trust = not is_loopback_url(url)
+        answer = httpx.get(f"{url}/v2/", auth=auth, timeout=timeout, trust_env=trust)
     except httpx.HTTPError:
         return None
+    if auth is None or answer.status_code != 401:
+        return answer
+    from ._registry_wire import parse_challenge
+
+    challenge = parse_challenge(401, answer.headers.get("www-authenticate"))
+    if challenge.scheme != "bearer" or not challenge.realm:
+        return answer
+    try:
+        params = {"service": challenge.service} if challenge.service else {}
+        granted = httpx.get(challenge.realm, params=params, auth=auth, timeout=timeout, trust_env=trust)
+        token = granted.json().get("token") or granted.json().get("access_token") if granted.is_success else None
+        if isinstance(token, str) and token:
+            return httpx.get(f"{url}/v2/", headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
+                             trust_env=trust)
+    except (httpx.HTTPError, ValueError, AttributeError):
+        pass
+    return answer
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -202,14 +233,19 @@ class Lab:
     def up(self, progress: Callable[[str], None] | None = None, timeout: float = 60.0) -> list[str]:
         """Start the registry (idempotent) and wait until it answers; returns notes worth telling the learner."""
         say = progress or (lambda _text: None)
+        if self.config.workshop:
+            return self._workshop_up(say, timeout)
         notes = []
+        before = stored_password(self.config)
         made = self.credentials.ensure()
         if made == "new":
             notes.append(f"made a lab password for {self.credentials.username} "
                          "(`labsupport credentials` shows it)")
         elif made == "repaired":
-            notes.append("the lab's state folder was damaged: made a new lab password and updated the "
-                         "registry's auth to match (`labsupport credentials` shows it)")
+            what = ("made a new lab password" if self.password() != before
+                    else "rewrote its htpasswd file from the lab password")
+            notes.append(f"the lab's state folder was damaged: {what} and updated the registry's auth to "
+                         "match (`labsupport credentials` shows it)")
         htpasswd = self.credentials.htpasswd()
         auth_hash = hashlib.sha256(htpasswd).hexdigest()[:16]
         container = self._container()
@@ -237,6 +273,21 @@ class Lab:
             self._start(container)
         self._wait_ready(say, timeout)
         return notes
+
+    def _workshop_up(self, say: Callable[[str], None], timeout: float) -> list[str]:
+        """A joined workshop's registry is the instructor's: no container here, only wait until it answers."""
+        deadline = time.monotonic() + timeout
+        say(f"the registry is the workshop's at {self.config.registry}: waiting for it ")
+        while probe(self.config.registry_url) is None and time.monotonic() < deadline:
+            say(".")
+            time.sleep(0.5)
+        if self._accepts_lab_credential():
+            say("ready")
+            return []
+        raise LabNotRunning(f"the workshop registry at {self.config.registry_url} does not answer or does not "
+                            f"accept {self.config.learner!r}",
+                            fix="ask your instructor (labsupport workshop status), or labsupport join URL "
+                                "--learner NAME again; labsupport join --leave goes back to the local lab")
 
     def _accepts_lab_credential(self) -> bool:
         answer = probe(self.config.registry_url, self.auth())
@@ -329,6 +380,9 @@ class Lab:
         """Stop and remove the container (the volume keeps the data); `purge` also removes the data."""
         from docker.errors import NotFound
 
+        if self.config.workshop:
+            return ("the registry is the workshop's, run by your instructor: nothing to stop here "
+                    "(labsupport join --leave goes back to the local lab)")
         container = self._container()
         if container is not None:
             container.remove(force=True)

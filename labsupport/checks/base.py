@@ -155,7 +155,7 @@ def implemented(exercise_id: str) -> bool:
 def exercise_info(exercise_id: str) -> ExerciseInfo:
     """The exercise with this id; an unknown id raises UnknownExercise listing the known ones."""
     _load_check_modules()
-    info = _INFO.get(exercise_id.strip() if isinstance(exercise_id, str) else exercise_id)
+    info = _INFO.get(exercise_id.strip()) if isinstance(exercise_id, str) else None  # a list is no id
     if info is not None:
         return info
     ids = list(_INFO)
@@ -204,9 +204,9 @@ class CheckContext:
         """
         if self._registry is None:
             from ..dockerconfig import Credential
+            from ..lab import stored_password
             from ..registry import RegistryClient
-            password_file = self.config.password_file
-            secret = password_file.read_text().strip() if password_file.is_file() else ""
+            secret = stored_password(self.config)  # "" for a damaged file: the registry refuses, up repairs
             credential = Credential(self.config.learner, secret) if secret else None
             self._registry = RegistryClient.for_lab(self.config, credential=credential)
         return self._registry
@@ -256,6 +256,9 @@ def run_check(exercise_id: str, answer: Any = None, *, config: LabConfig | None 
         if context is None:
             ctx.close()
     _record(ctx, result)
+    if ctx.config.workshop:  # joined a workshop: the instructor's dashboard gets the result too (best effort)
+        from ..workshop.join import report_result
+        report_result(ctx.config, result)
     return result
 
 

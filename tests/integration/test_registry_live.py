@@ -9,19 +9,16 @@ import json
 import os
 import subprocess
 import tarfile
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.bench_workshop import running_workshop
 from labsupport.dockerconfig import Credential, load_credential
 from labsupport.errors import Denied, ManifestUnknown, NameUnknown, Unauthorized
 from labsupport.registry import MANIFEST_V2, RegistryClient
-from tests.conftest import OFFLINE_REGISTRY_IMAGE, free_port
-
-from .tokenserver import TokenServer
 
 pytestmark = pytest.mark.docker
 RUN = uuid.uuid4().hex[:6]
@@ -160,84 +157,78 @@ def test_delete_removes_every_tag(client, pushed):
     assert client.delete_repository_tags(f"learner/hb-never-{RUN}") == []
 
 
-# -- token (Bearer) mode -----------------------------------------------------------------------------------
-
-SERVICE = "hb-token-registry"
-
+# -- token (Bearer) mode: a workshop's registry and token server (labsupport.workshop) ----------------------
 
 @pytest.fixture(scope="module")
 def token_registry(docker_client, tmp_path_factory):
-    """A registry in token mode on a free 127.0.0.1 port, trusting a token server in this process."""
-    users = {"learner": ("token-pw", {"pull", "push", "delete", "*"}), "reader": ("reader-pw", {"pull"})}
-    server = TokenServer(service=SERVICE, users=users).start()
-    folder = tmp_path_factory.mktemp("hb-token")
-    (folder / "bundle.pem").write_bytes(server.cert_pem)
-    port = free_port()
-    image = os.environ.get("LAB_REGISTRY_IMAGE") or OFFLINE_REGISTRY_IMAGE
-    container = docker_client.containers.run(
-        image, detach=True, name=f"hB-token-registry-{RUN}", ports={"5000/tcp": ("127.0.0.1", port)},
-        volumes={str(folder / "bundle.pem"): {"bind": "/certs/bundle.pem", "mode": "ro"}},
-        environment={"REGISTRY_AUTH": "token", "REGISTRY_AUTH_TOKEN_REALM": server.realm,
-                     "REGISTRY_AUTH_TOKEN_SERVICE": SERVICE, "REGISTRY_AUTH_TOKEN_ISSUER": server.issuer,
-                     "REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE": "/certs/bundle.pem",
-                     "REGISTRY_STORAGE_DELETE_ENABLED": "true"})
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/", timeout=2).status_code == 401:
-                    break
-            except httpx.TransportError:
-                pass
-            container.reload()
-            assert container.status != "exited" and time.monotonic() < deadline, container.logs()[-2000:]
-            time.sleep(0.2)
-        yield server, url
-    finally:
-        container.remove(force=True, v=True)
-        server.stop()
+    """A registry in token mode on free 127.0.0.1 ports: learners `learner` and `reader`, an instructor."""
+    folder = tmp_path_factory.mktemp("hb-token") / "workshop"
+    with running_workshop(folder, ["learner", "reader"], f"hB-token-{RUN}", docker_client) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def token_pushed(token_registry, docker_client, lab_config, tmp_path_factory):
-    """The base image pushed by the docker CLI through the token server, as learner/hb-t:1."""
-    _, url = token_registry
-    host = url.split("://", 1)[1]
+    """The base image pushed by the docker CLI through the token server as learner/hb-t:1 (by the learner)
+    and as shared/hb-t:1 (by the instructor); the learner's DOCKER_CONFIG and the local image."""
+    host = token_registry.settings.registry
     config_dir = tmp_path_factory.mktemp("hb-token-docker-config")
-    docker_cli("login", host, "--username", "learner", "--password-stdin", stdin="token-pw", config_dir=config_dir)
-    ref = f"{host}/learner/hb-t:1"
-    image = push_base(docker_client, lab_config.base_image, ref, config_dir)
-    assert load_credential(host, config_dir) == Credential("learner", "token-pw")
-    yield image
-    untag(docker_client, ref)
+    docker_cli("login", host, "--username", "learner", "--password-stdin",
+               stdin=token_registry.passwords["learner"], config_dir=config_dir)
+    image = push_base(docker_client, lab_config.base_image, f"{host}/learner/hb-t:1", config_dir)
+    teacher_dir = tmp_path_factory.mktemp("hb-token-teacher")
+    docker_cli("login", host, "--username", token_registry.settings.instructor, "--password-stdin",
+               stdin=token_registry.instructor_password, config_dir=teacher_dir)
+    push_base(docker_client, lab_config.base_image, f"{host}/shared/hb-t:1", teacher_dir)
+    yield config_dir, image
+    untag(docker_client, f"{host}/learner/hb-t:1")
+    untag(docker_client, f"{host}/shared/hb-t:1")
+
+
+def token_requests(running) -> int:
+    return httpx.get(f"http://127.0.0.1:{running.settings.token_port}/stats", trust_env=False).json()["requests"]
 
 
 def test_bearer_token_is_fetched_cached_and_reads_the_registry(token_registry, token_pushed):
-    server, url = token_registry
-    with RegistryClient(url, credential=Credential("learner", "token-pw")) as client:
+    settings = token_registry.settings
+    _, image = token_pushed
+    teacher = Credential(settings.instructor, token_registry.instructor_password)
+    with RegistryClient(settings.registry_url, credential=teacher) as client:
         challenge = client.ping()
-        assert (challenge.scheme, challenge.realm, challenge.service) == ("bearer", server.realm, SERVICE)
-        before = len(server.requests)
-        assert "learner/hb-t" in client.catalog()
+        assert (challenge.scheme, challenge.realm) == ("bearer", settings.realm)
+        assert challenge.service == settings.service
+        before = token_requests(token_registry)
+        assert {"learner/hb-t", "shared/hb-t"} <= set(client.catalog())
         assert client.tags("learner/hb-t") == ["1"] and client.tags("learner/hb-t") == ["1"]
         view = client.remote_view("learner/hb-t", "1")
-        asked = server.requests[before:]
-    assert view.diff_ids == tuple(token_pushed.attrs["RootFS"]["Layers"])
-    assert view.manifest_digest in {d.split("@", 1)[1] for d in token_pushed.attrs["RepoDigests"]}
-    assert [r.scopes for r in asked] == [["registry:catalog:*"], ["repository:learner/hb-t:pull"]]
-    assert {r.user for r in asked} == {"learner"} and {r.service for r in asked} == {SERVICE}
+        asked = token_requests(token_registry) - before
+    assert view.diff_ids == tuple(image.attrs["RootFS"]["Layers"])
+    assert view.manifest_digest in {d.split("@", 1)[1] for d in image.attrs["RepoDigests"]}
+    assert asked == 2                      # one token for the catalog, one (cached, reused) for the repository
+    log = token_registry.workshop.layout.services_log.read_text()
+    assert f"token for {settings.instructor} via password: asked registry:catalog:*" in log
+    assert "asked repository:learner/hb-t:pull; granted learner/hb-t:pull" in log
+
+
+def test_the_docker_clients_identity_token_works_for_labsupport(token_registry, token_pushed):
+    config_dir, _ = token_pushed
+    stored = load_credential(token_registry.settings.registry, config_dir)
+    assert stored.username == "learner" and stored.secret != token_registry.passwords["learner"]
+    with RegistryClient(token_registry.settings.registry_url, credential=stored) as client:
+        assert client.tags("learner/hb-t") == ["1"]
 
 
 def test_bearer_wrong_password_and_missing_access(token_registry, token_pushed):
-    server, url = token_registry
+    url = token_registry.settings.registry_url
     with RegistryClient(url, credential=Credential("learner", "nope")) as wrong, \
             pytest.raises(Unauthorized, match="rejected"):
         wrong.tags("learner/hb-t")
-    assert server.requests[-1].user == "!rejected"
+    assert "token rejected: bad credentials" in token_registry.workshop.layout.services_log.read_text()
     with RegistryClient(url) as anonymous, pytest.raises(Unauthorized, match="none were given"):
         anonymous.tags("learner/hb-t")
-    with RegistryClient(url, credential=Credential("reader", "reader-pw")) as reader:
-        assert reader.tags("learner/hb-t") == ["1"]
+    with RegistryClient(url, credential=Credential("reader", token_registry.passwords["reader"])) as reader:
+        assert reader.tags("shared/hb-t") == ["1"]
         with pytest.raises(Denied):
-            reader.upload_blob("learner/hb-t", b"not allowed")
+            reader.upload_blob("shared/hb-t", b"not allowed")
+        with pytest.raises(Denied):
+            reader.tags("learner/hb-t")
