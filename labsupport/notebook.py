@@ -144,23 +144,13 @@ def registry() -> Any:
 
 # -- checks and progress --------------------------------------------------------------------------------------
 
-class CheckOutcome(CheckResult):
-    """A CheckResult whose plain-text repr is its readable summary (the HTML card comes from CheckResult)."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self))
-
-
 def check(exercise_id: str, answer: Any = None) -> CheckResult | LabProblem:
     """Check an exercise against the lab's real state; a broken lab gives a card with the fix instead."""
     try:
         result = run_check(exercise_id, answer, config=_config())
     except LabError as exc:
         return LabProblem(exc)
-    return CheckOutcome(**result.to_json())
+    return result
 
 
 def _runner(config: LabConfig) -> Callable[[str], CheckResult]:

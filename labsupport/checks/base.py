@@ -55,6 +55,10 @@ class CheckResult:
     def _repr_html_(self) -> str:
         return result_html(self)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text/plain: the readable summary (nbval compares this, terminals show it)."""
+        printer.text(str(self))
+
 
 def result_html(result: CheckResult) -> str:
     """The HTML card for a result, the same one CheckButton shows (imported late: it lives with the widgets)."""

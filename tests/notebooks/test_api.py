@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from IPython.lib.pretty import pretty
 
 import labsupport
 from labsupport import notebook
@@ -111,7 +112,7 @@ def test_exception_display_shows_a_lab_error_without_traceback(capsys):
 def test_check_returns_a_readable_result_and_records_it(state):
     result = notebook.check("registries.anatomy", {"ubuntu:22.04": {}})
     assert isinstance(result, CheckResult) and not result.passed
-    assert repr(result).startswith("registries.anatomy: NOT YET (wrong-shape)")
+    assert pretty(result).startswith("registries.anatomy: NOT YET (wrong-shape)")  # what a notebook shows
     assert "lab-check" in result._repr_html_()
     assert [r["exercise"] for r in state.attempts()] == ["registries.anatomy"]
 
