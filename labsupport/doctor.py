@@ -75,6 +75,8 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
 
 def _container(lab: Lab) -> Finding:
     status = lab.status()
+    if status.container == "workshop":
+        return Finding("registry", OK, f"the workshop's registry at {lab.config.registry}, run by your instructor")
     name = lab.config.container
     if status.container == "missing":
         return Finding("registry", FAIL, f"no container {name}", "labsupport up")

@@ -52,7 +52,7 @@ def _first_line(exc: BaseException) -> str:
 class LabStatus:
     """What `labsupport status` reports."""
 
-    container: str                  # "running", "exited", "missing", …
+    container: str                  # "running", "exited", "missing", … or "workshop" (the instructor's registry)
     health: str | None              # "healthy", "starting", "unhealthy" or None without a health check
     answers: bool                   # /v2/ answered at the registry URL
     auth_ok: bool                   # the lab credential is accepted
@@ -61,7 +61,7 @@ class LabStatus:
 
     @property
     def ready(self) -> bool:
-        return self.container == "running" and self.answers and self.auth_ok
+        return self.container in ("running", "workshop") and self.answers and self.auth_ok
 
 
 class Credentials:
@@ -215,13 +215,16 @@ class Lab:
             return None
 
     def status(self) -> LabStatus:
-        """The container's state, its health, and whether /v2/ answers and accepts the lab credential."""
-        container = self._container()
+        """The container's state, its health, and whether /v2/ answers and accepts the lab credential.
+
+        A joined workshop's registry runs on the instructor's machine: there is no container here to ask about.
+        """
+        container = None if self.config.workshop else self._container()
         state = container.attrs["State"] if container else {}
         answer = probe(self.config.registry_url)
         auth_ok = answer is not None and self._accepts_lab_credential()
         return LabStatus(
-            container=state.get("Status", "missing") if container else "missing",
+            container="workshop" if self.config.workshop else state.get("Status", "missing") if container else "missing",
             health=(state.get("Health") or {}).get("Status"),
             answers=answer is not None,
             auth_ok=auth_ok,

@@ -25,6 +25,7 @@ from bench.bench_workshop import running_workshop
 from labsupport.checks import images
 from labsupport.checks.base import run_check
 from labsupport.config import LabConfig
+from labsupport.doctor import diagnose
 from labsupport.dockerconfig import Credential, load_credential
 from labsupport.errors import Denied, Unauthorized
 from labsupport.lab import Lab
@@ -219,6 +220,10 @@ def test_join_makes_the_checks_work_unchanged(ws, docker_client, lab_config, tmp
     assert stored.username == "learner-03" and stored.secret != ws.passwords["learner-03"]
     assert Lab(config, client=docker_client).up() == []          # nothing started here: the registry is remote
     assert "instructor" in Lab(config, client=docker_client).down()
+    status = Lab(config, client=docker_client).status()
+    assert (status.container, status.ready) == ("workshop", True)
+    findings = {f.name: f for f in diagnose(config)}
+    assert findings["registry"].status == "ok" and "instructor" in findings["registry"].detail
     for exercise in ("setup.registry", "login.logged-in"):
         result = run_check(exercise)
         assert result.passed, str(result)
