@@ -79,18 +79,13 @@ def _status(args: argparse.Namespace) -> int:
 
 @command("doctor")
 def _doctor(args: argparse.Namespace) -> int:
-    from .doctor import as_json, blocking, diagnose
+    from .doctor import as_json, blocking, diagnose, report
 
     findings = diagnose(LabConfig.from_env())
     if args.json:
         print(json.dumps({"ok": not blocking(findings), "checks": as_json(findings)}, indent=2))
     else:
-        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
-        for item in findings:
-            print(f"{marks[item.status]} {item.name:<11} {item.detail}")
-            if item.fix and item.status != "ok":
-                print(f"     {'':<11} fix: {item.fix}")
-        print("Nothing blocks the course." if not blocking(findings) else "Something above blocks the course.")
+        print(report(findings))
     return 1 if blocking(findings) else 0
 
 

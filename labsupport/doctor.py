@@ -160,6 +160,18 @@ def _disk(config: LabConfig) -> Finding:
     return Finding("disk", OK, text)
 
 
+def report(findings: list[Finding]) -> str:
+    """The doctor's report as a terminal or a notebook prints it: a line per finding, its fix below a failure."""
+    marks = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL"}
+    lines = []
+    for item in findings:
+        lines.append(f"{marks.get(item.status, item.status)} {item.name:<11} {item.detail}")
+        if item.fix and item.status != OK:
+            lines.append(f"     {'':<11} fix: {item.fix}")
+    lines.append("Something above blocks the course." if blocking(findings) else "Nothing blocks the course.")
+    return "\n".join(lines)
+
+
 def blocking(findings: list[Finding]) -> bool:
     return any(f.status == FAIL for f in findings)
 

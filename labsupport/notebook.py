@@ -263,15 +263,9 @@ def RegistryBrowser() -> Any:
 @friendly
 def doctor() -> None:
     """Print every precondition of the course, one line each, with the command that fixes what fails."""
-    from .doctor import blocking, diagnose
+    from .doctor import diagnose, report
 
-    findings = diagnose(_config())
-    marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
-    for item in findings:
-        print(f"{marks.get(item.status, item.status)} {item.name:<11} {item.detail}")
-        if item.fix and item.status != "ok":
-            print(f"     {'':<11} fix: {item.fix}")
-    print("Nothing blocks the course." if not blocking(findings) else "Something above blocks the course.")
+    print(report(diagnose(_config())))
 
 
 @friendly
