@@ -77,3 +77,17 @@ def test_bad_input_gets_one_clear_message_and_exit_1(lab, docker_config_dir, arg
     assert result.returncode == 1
     assert expected in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_check_all_lists_every_exercise_of_the_course(lab, docker_config_dir):
+    from labsupport.checks import exercises
+
+    result = run(lab, docker_config_dir, "check", "--all", "--json")
+    rows = json.loads(result.stdout)
+    assert [row["exercise"] for row in rows] == [info.id for info in exercises()]
+    statuses = {row["exercise"]: row["status"] for row in rows}
+    assert statuses["registries.anatomy"] == "answer"
+    assert statuses["setup.registry"] == "passed"          # the test lab is up and answers
+    assert statuses["capstone.ship"] == "not yet"          # nothing shipped in this lab
+    assert result.returncode == 1                          # not every exercise is done
+    assert "Traceback" not in result.stderr
