@@ -3,7 +3,8 @@
 Per session: one JupyterLab with its own config, runtime and settings folders (news and update checks off, so
 no toast covers the page), rooted in a temporary folder where tests write the notebooks they open. Per test: a
 fresh page. Without Chromium or Playwright the tests skip, except under LAB_REQUIRE_BROWSER=1 (CI), where they
-fail. Screenshots land in test-artifacts/ at the repository root.
+fail. Screenshots land in test-artifacts/ at the repository root. `lab_jupyterlab` is a JupyterLab of its own
+whose kernels reach the shared test lab (LAB_* variables, a logged-in DOCKER_CONFIG).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import lab_env
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -106,17 +110,14 @@ def _wait_until_up(lab: JupyterLab, process: subprocess.Popen, timeout: float = 
     raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{lab.log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def jupyterlab(tmp_path_factory) -> Iterator[JupyterLab]:
-    """A JupyterLab server for this session, stopped (with its kernels) at the end."""
-    reason = _missing_browser()
-    if reason:
-        _unavailable(reason)
-    base = tmp_path_factory.mktemp("jupyterlab")
+@contextmanager
+def running_jupyterlab(base: Path, extra_env: Mapping[str, str] | None = None,
+                       log_name: str = "jupyterlab.log") -> Iterator[JupyterLab]:
+    """Start JupyterLab in `base` (its kernels inherit `extra_env`), stop it on exit, keep its log."""
     root = base / "notebooks"
-    root.mkdir()
+    root.mkdir(parents=True)
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, **_settings_dirs(base), "PYTHONPATH": os.pathsep.join(
+    env = {**os.environ, **_settings_dirs(base), **(extra_env or {}), "PYTHONPATH": os.pathsep.join(
         filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser",
@@ -143,7 +144,31 @@ def jupyterlab(tmp_path_factory) -> Iterator[JupyterLab]:
             process.kill()
             process.wait()
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(lab.log, ARTIFACTS / "jupyterlab.log")
+        shutil.copyfile(lab.log, ARTIFACTS / log_name)
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(tmp_path_factory) -> Iterator[JupyterLab]:
+    """A JupyterLab server for this session, stopped (with its kernels) at the end."""
+    reason = _missing_browser()
+    if reason:
+        _unavailable(reason)
+    with running_jupyterlab(tmp_path_factory.mktemp("jupyterlab")) as lab:
+        yield lab
+
+
+@pytest.fixture
+def lab_jupyterlab(lab, docker_config_dir, tmp_path) -> Iterator[JupyterLab]:
+    """A JupyterLab whose kernels use the shared test lab: its LAB_* variables and a logged-in DOCKER_CONFIG.
+
+    Its own server, because the logged-in Docker config lives only as long as one test.
+    """
+    reason = _missing_browser()
+    if reason:
+        _unavailable(reason)
+    env = {**lab_env(lab.config), "DOCKER_CONFIG": str(docker_config_dir)}
+    with running_jupyterlab(tmp_path / "jupyterlab", env, log_name="jupyterlab-lab.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

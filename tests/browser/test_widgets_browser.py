@@ -1,63 +1,56 @@
-"""The widgets in a real JupyterLab: run a notebook of them in headless Chromium and read the DOM.
+"""The widgets in a real JupyterLab, on real parts: a notebook run in headless Chromium, its DOM read back.
 
-The notebook builds model objects by hand and feeds the PushMonitor from a scripted runner (real-engine cells
-come later); what is tested here is that the views render and react in the front end learners use.
+The notebook's kernel uses the notebook API (`labsupport`) against the shared test lab: it builds a small image
+on the lab's base image, shows its layers, pushes it twice and proves a myth live. The test compares what the
+page shows with what the engine itself says about the image (the docker SDK), never with constants. The check,
+predict and course-map widgets keep their hand-made inputs: what they need from the lab is tested elsewhere.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
+import uuid
+from collections.abc import Iterator
 
+import docker.errors
 import nbformat
 import pytest
 
+from labsupport.engine import Engine
+
 from .conftest import ARTIFACTS, KERNEL_IDLE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+APP_FOLDER = "hd2-app"
+#: A small app on the lab's base image: two filesystem layers of its own (COPY, RUN) and two empty steps.
+DOCKERFILE = """\
+ARG BASE
+FROM ${BASE}
+COPY greeting.txt /app/greeting.txt
+RUN echo "built for the widgets test" > /app/built.txt
+ENV GREETING=hello
+CMD ["cat", "/app/greeting.txt"]
+"""
 
 SETUP = """
-import time
+from pathlib import Path
 from types import SimpleNamespace
-from labsupport.model import (Blob, ImageView, Layer, LayerOutcome, PushEvent, PushPhase, PushReport,
-                              RemoteView, diff_image)
-from labsupport.widgets import CheckButton, CourseMap, LayerStack, MythCard, Predict, PushMonitor
+from labsupport import MythCard, engine, lab_config, push, show_layers
+from labsupport.widgets import CheckButton, CourseMap, Predict
 
-BASE, COPY, RUN = ("sha256:" + c * 64 for c in "abc")
-image = ImageView("sha256:" + "e" * 64, ("hello-lab:1.1",), (
-    Layer(BASE, 2_124_800, "ADD file:0a1b in /"),
-    Layer("", 0, 'CMD ["sh"]', empty=True),
-    Layer(COPY, 3_072, "COPY hello.sh /app/hello.sh"),
-    Layer(RUN, 2_560, "RUN chmod +x /app/hello.sh"),
-    Layer("", 0, 'ENTRYPOINT ["/app/hello.sh"]', empty=True),
-))
-remote = RemoteView("learner/hello-lab", "1.0", "sha256:" + "1" * 64, "m", "sha256:" + "2" * 64,
-                    blobs=(Blob("sha256:" + "3" * 64, 1_068_519),), diff_ids=(BASE,))
-diff = diff_image(image, "learner/hello-lab", remote)
+config = lab_config()
+REF = config.ref("{repository}", "1.0")
+engine().build(Path("{folder}"), REF, buildargs={{"BASE": config.base_image}})
+print(f"built {{REF}} on {{config.base_image}}")
 """
 
-LAYERS = "LayerStack(diff)"
+LAYERS = "show_layers(REF)"
 
-MYTH = """MythCard("full-upload", prover=lambda: "second push: 3 layers already existed, 0 B uploaded")"""
+PUSH = "push(REF)"
 
-PUSH = """
-def runner(on_event):
-    ids = ("aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc")
-    for layer in ids:
-        on_event(PushEvent(layer, PushPhase.PREPARING))
-    on_event(PushEvent(ids[0], PushPhase.EXISTS))
-    for step in range(1, 11):
-        time.sleep(0.05)
-        on_event(PushEvent(ids[1], PushPhase.PUSHING, step * 300, 3_000))
-        on_event(PushEvent(ids[2], PushPhase.PUSHING, step * 250, 2_500))
-    on_event(PushEvent(ids[1], PushPhase.PUSHED))
-    on_event(PushEvent(ids[2], PushPhase.PUSHED))
-    return PushReport("localhost:5001/learner/hello-lab:1.1", "sha256:" + "d" * 64, 942, (
-        LayerOutcome(ids[0], "exists", 1_068_519), LayerOutcome(ids[1], "pushed", 168),
-        LayerOutcome(ids[2], "pushed", 154)), seconds=0.6)
-
-monitor = PushMonitor.show("localhost:5001/learner/hello-lab:1.1", runner)
-"""
+MYTH = """MythCard("full-upload")"""
 
 CHECK = """
 CheckButton("push.pushed", lambda exercise: SimpleNamespace(
@@ -72,14 +65,31 @@ PREDICT = """Predict("How many layers will the push upload?", number=True, answe
 COURSE = """CourseMap({"setup.registry", "images.build"})"""
 
 
-def write_notebook(path) -> None:
-    """A notebook of widget cells, with the python3 kernel named so no kernel dialog opens."""
-    cells = [SETUP, LAYERS, MYTH, PUSH, CHECK, PREDICT, COURSE]
+@pytest.fixture
+def image_repository(docker_client, lab) -> Iterator[str]:
+    """A unique lab repository name (hd2-…) for the notebook's image; its local tag is removed afterwards."""
+    repository = f"hd2-widgets-{uuid.uuid4().hex[:8]}"
+    yield repository
+    try:
+        docker_client.images.remove(lab.config.ref(repository, "1.0"))
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def write_notebook(root, repository: str) -> int:
+    """The app folder and a notebook of widget cells (python3 kernel named, so no dialog); the cell count."""
+    app = root / APP_FOLDER
+    app.mkdir()
+    (app / "Dockerfile").write_text(DOCKERFILE)
+    (app / "greeting.txt").write_text(f"hello from {repository}\n")   # new bytes: a layer new to the registry
+    cells = [SETUP.format(repository=repository, folder=APP_FOLDER), LAYERS, PUSH, PUSH, MYTH,
+             CHECK, PREDICT, COURSE]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c).strip())
                                                for c in cells])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                        "language": "python"}
-    nbformat.write(notebook, str(path))
+    nbformat.write(notebook, str(root / "widgets.ipynb"))
+    return len(cells)
 
 
 def run_all_cells(page, url: str, cells: int) -> None:
@@ -106,24 +116,56 @@ def shoot(target, name: str) -> None:
     target.screenshot(path=str(ARTIFACTS / f"widgets-{name}.png"))
 
 
-def test_widgets_render_and_react_in_jupyterlab(jupyterlab, page):
+def check_layer_stack(page, diff_ids: list[str]) -> None:
+    """One row per filesystem layer of the real image, in its order, none of them in the registry yet."""
     from playwright.sync_api import expect
-
-    write_notebook(jupyterlab.root / "widgets.ipynb")
-    run_all_cells(page, jupyterlab.notebook_url("widgets.ipynb"), cells=7)
-
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    expect(errors).to_have_count(0)
-    expect(page.locator(".jp-OutputArea-output", has_text="Traceback")).to_have_count(0)
 
     stack = page.locator(".jp-OutputArea-output .lab-layerstack")
     expect(stack).to_have_count(1)
-    expect(stack.locator(".lab-layer")).to_have_count(3)          # the image's three filesystem layers
-    expect(stack.locator(".lab-step--empty")).to_have_count(2)
-    expect(stack.locator(".lab-layer--there")).to_have_count(1)
-    expect(stack.locator(".lab-layer--upload")).to_have_count(2)
-    expect(stack.locator(".lab-push-total")).to_contain_text("A push would send about 5.6 kB")
+    rows = stack.locator(".lab-layer")
+    expect(rows).to_have_count(len(diff_ids))
+    assert [rows.nth(i).get_attribute("data-digest") for i in range(len(diff_ids))] == diff_ids
+    expect(stack.locator(".lab-layerstack-title")).to_contain_text(f"{len(diff_ids)} layers")
+    expect(stack.locator(".lab-layer--there")).to_have_count(0)      # the repository is new to the lab
+    expect(stack.locator(".lab-step--empty")).not_to_have_count(0)   # ENV, CMD: steps without a layer
+    expect(stack.locator(".lab-push-total")).to_contain_text("A push would send about")
     shoot(stack, "layerstack")
+
+
+def check_push_monitors(page, layers: int, new_layers: int, digest: str, classic: bool) -> None:
+    """First push: every bar pushed or mounted, the new layers pushed. Second: every bar already exists."""
+    from playwright.sync_api import expect
+
+    monitors = page.locator(".jp-OutputArea-output .lab-pushmonitor")
+    expect(monitors).to_have_count(2)
+    first, again = monitors.nth(0), monitors.nth(1)
+    for monitor in (first, again):
+        expect(monitor.locator(".lab-push-status")).to_have_text("done")
+        expect(monitor.locator(".lab-push-summary")).to_contain_text(digest)
+    bars = first.locator(".lab-push-bar")
+    if classic:   # the classic store names layers only; containerd's stream also lists config and manifest
+        expect(bars).to_have_count(layers)
+    count = bars.count()
+    assert count >= layers
+    for index in range(count):
+        expect(bars.nth(index)).to_have_class(re.compile(r"\blab-push-bar--(pushed|mounted)\b"))
+    assert first.locator(".lab-push-bar--pushed").count() >= new_layers
+    expect(first.locator(".lab-push-summary")).to_contain_text(re.compile(r"\([1-9]\d* layers? uploaded"))
+    shoot(first, "pushmonitor")
+
+    again_bars = again.locator(".lab-push-bar")
+    expect(again_bars).to_have_count(count)
+    expect(again.locator(".lab-push-bar--exists")).to_have_count(count)
+    for index in range(count):
+        expect(again_bars.nth(index).locator("xpath=..")).to_contain_text("already exists")
+    expect(again.locator(".lab-push-summary")).to_contain_text("sent 0 B")
+    expect(again.locator(".lab-push-summary")).to_contain_text("(0 layers uploaded")
+    shoot(again, "pushmonitor-again")
+
+
+def check_myth_card(page) -> None:
+    """The reveal stays out until No is pressed; "Prove it" then shows the real pushes' bytes."""
+    from playwright.sync_api import expect
 
     card = page.locator(".jp-OutputArea-output .lab-myth")
     expect(card.locator(".lab-myth-claim")).to_contain_text("Every push uploads the whole image again.")
@@ -135,21 +177,36 @@ def test_widgets_render_and_react_in_jupyterlab(jupyterlab, page):
     expect(card.locator(".lab-myth-reveal")).to_contain_text("You said no: right. It is a myth.")
     expect(card.locator("button.lab-myth-yes")).to_be_disabled()
     card.locator("button.lab-myth-prove").click()
-    expect(card.locator(".lab-myth-proof")).to_contain_text("0 B uploaded")
+    output = card.locator("pre.lab-myth-proof-output")
+    expect(output).to_contain_text("the same push again 0 B", timeout=60_000)
+    expect(output).to_contain_text(re.compile(r"push 2: .*\n\s+\d+ layers?: 0 pushed, \d+ already there"))
+    expect(card.locator(".lab-myth-proof")).to_contain_text("What really happened:")
     shoot(card, "myth-after")
 
-    monitor = page.locator(".jp-OutputArea-output .lab-pushmonitor")
-    expect(monitor).to_have_count(1)
-    bars = monitor.locator(".lab-push-bar")
-    expect(bars).to_have_count(3)
-    for index in range(3):
-        expect(bars.nth(index)).to_have_class(re.compile(r"\blab-push-bar--(pushed|exists)\b"))
-    expect(monitor.locator(".lab-push-bar--pushed")).to_have_count(2)
-    expect(monitor.locator(".lab-push-bar--exists")).to_have_count(1)
-    expect(monitor.locator(".lab-push-status")).to_have_text("done")
-    expect(monitor.locator(".lab-push-summary")).to_contain_text("sent 322 B of the image's 1.1 MB")
-    expect(monitor.locator(".lab-push-summary")).to_contain_text("sha256:" + "d" * 64)
-    shoot(monitor, "pushmonitor")
+
+def test_widgets_on_a_real_image_and_lab(lab_jupyterlab, page, docker_client, lab, image_repository):
+    from playwright.sync_api import expect
+
+    cells = write_notebook(lab_jupyterlab.root, image_repository)
+    run_all_cells(page, lab_jupyterlab.notebook_url("widgets.ipynb"), cells=cells)
+
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    expect(errors).to_have_count(0)
+    expect(page.locator(".jp-OutputArea-output", has_text="Traceback")).to_have_count(0)
+    expect(page.locator(".jp-OutputArea-output", has_text="Problem:")).to_have_count(0)
+
+    ref = lab.config.ref(image_repository, "1.0")
+    image = docker_client.images.get(ref)
+    diff_ids = list(image.attrs["RootFS"]["Layers"])
+    base_layers = len(docker_client.images.get(lab.config.base_image).attrs["RootFS"]["Layers"])
+    pushed_as = [d for d in image.attrs.get("RepoDigests") or [] if d.startswith(ref.rsplit(":", 1)[0] + "@")]
+    assert len(pushed_as) == 1, image.attrs.get("RepoDigests")
+    classic = Engine(docker_client).info().image_store == "classic"
+
+    check_layer_stack(page, diff_ids)
+    check_push_monitors(page, len(diff_ids), len(diff_ids) - base_layers, pushed_as[0].split("@", 1)[1],
+                        classic)
+    check_myth_card(page)
 
     check = page.locator(".jp-OutputArea-output .lab-checkbutton")
     check.locator("button.lab-check-button").click()
