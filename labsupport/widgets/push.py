@@ -54,7 +54,10 @@ class _LayerRow:
 
     def __init__(self, layer_id: str, title: str) -> None:
         self.label = html_widget("", "lab-push-label")
-        self.bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="40%"))
+        self.label.layout = widgets.Layout(flex="1 1 auto")
+        # A fixed share of the row: a long label must not squeeze the bar (every bar then reads the same).
+        self.bar = widgets.IntProgress(min=0, max=1, value=0,
+                                       layout=widgets.Layout(width="35%", min_width="35%", flex="0 0 35%"))
         self.bar.add_class("lab-push-bar")
         self.box = widgets.HBox([self.bar, self.label])
         self.box.add_class("lab-push-layer")
