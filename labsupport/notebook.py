@@ -226,8 +226,8 @@ def show_layers(ref: str, against: str | None = None) -> Any:
             diff = image_diff(ref, config=config, engine=eng, registry=client, against=against)
     except (RegistryUnreachable, Unauthorized) as exc:
         print(f"note: not compared with the lab registry ({exc.message}); showing the local layers only")
-        return LayerStack(eng.image_view(ref))
-    return LayerStack(diff)
+        return LayerStack(eng.image_view(ref), name=ref)
+    return LayerStack(diff, name=ref)
 
 
 @friendly

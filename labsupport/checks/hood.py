@@ -89,8 +89,9 @@ def check_handmade(ctx: CheckContext) -> CheckResult:
     ref = config.ref(REPOSITORY, TAG)
     api = f"{config.registry_url}/v2/{repository}"
     by_hand = (
-        f'push_by_hand(registry, "{repository}", "{TAG}", files, cmd=[...])   (lesson 09: for each blob POST '
-        f"{api}/blobs/uploads/ then PUT ?digest=…, HEAD it, then PUT {api}/manifests/{TAG})"
+        f"lesson 09's steps: for each blob POST {api}/blobs/uploads/ then PUT ?digest=…, HEAD it; last, PUT "
+        f"the manifest to {api}/manifests/{TAG} with Content-Type "
+        f"application/vnd.docker.distribution.manifest.v2+json"
     )
     tags = repository_tags(ctx, repository)
     if TAG not in tags:

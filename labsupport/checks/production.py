@@ -102,8 +102,8 @@ def check_index(ctx: CheckContext) -> CheckResult:
     repository = f"{config.learner}/{MULTI}"
     ref = config.ref(MULTI, MULTI_TAG)
     lesson_way = (
-        f'assemble_index(registry, "{repository}", "{MULTI_TAG}", {{"linux/amd64": "{MULTI_TAG}-amd64", '
-        f'"linux/arm64": "{MULTI_TAG}-arm64"}})'
+        f'with registry() as reg: assemble_index(reg, "{repository}", "{MULTI_TAG}", '
+        f'{{"linux/amd64": "{MULTI_TAG}-amd64", "linux/arm64": "{MULTI_TAG}-arm64"}})'
     )
     hint = (
         f"{lesson_way}   (after pushing {config.ref(MULTI, MULTI_TAG + '-amd64')} and "

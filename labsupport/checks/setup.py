@@ -64,7 +64,7 @@ def check_registry(ctx: CheckContext) -> CheckResult:
                        hint="labsupport up   (updates the registry to the lab's password)")
     challenge = response_scheme(first)
     return _result(OK, f"the lab registry answers at {config.registry_url}/v2/, asks for credentials "
-                   f"({challenge}) and accepts the lab's")
+                   f"({challenge}) and accepts the lab's own password")
 
 
 def response_scheme(response: httpx.Response | None) -> str:

@@ -94,8 +94,10 @@ class LayerStack(TextRepr, widgets.VBox):
     diff = traitlets.Union([traitlets.Instance(ImageDiff), traitlets.Instance(ImageView)], allow_none=True)
     show_empty = traitlets.Bool(True)     # False: empty steps are summarised in one line instead of drawn
 
-    def __init__(self, diff: ImageDiff | ImageView, *, show_empty: bool = True, **kwargs: object) -> None:
+    def __init__(self, diff: ImageDiff | ImageView, *, show_empty: bool = True, name: str = "",
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
+        self.name = name  # the reference the learner asked about; else the image's first tag
         self.add_class("lab-widget")
         self.add_class("lab-layerstack")
         self._title = html_widget("", "lab-layerstack-title")
@@ -143,9 +145,13 @@ class LayerStack(TextRepr, widgets.VBox):
                              f'style="display:flex;flex-direction:column-reverse;gap:2px">{body}</div>{note}')
         self._footer.value = self._footer_html(scale)
 
+    def _shown_name(self) -> str:
+        image = self.diff.image
+        return self.name or (image.tags[0] if image.tags else image.image_id.split(":", 1)[-1][:12])
+
     def _title_html(self) -> str:
         image = self.diff.image
-        name = image.tags[0] if image.tags else image.image_id.split(":", 1)[-1][:12]
+        name = self._shown_name()
         against = (f" against <code>{esc(self.diff.repository)}</code>" if self.compared
                    else " (not compared with a registry)")
         return (f'<b>{esc(name)}</b>: {len(image.fs_layers)} layers, {len(image.layers)} steps'
@@ -191,7 +197,7 @@ class LayerStack(TextRepr, widgets.VBox):
         if diff is None:
             return "LayerStack (no image)"
         image = diff.image
-        name = image.tags[0] if image.tags else image.image_id
+        name = self._shown_name()
         against = f"against {diff.repository}" if self.compared else "not compared with a registry"
         lines = [f"LayerStack {name}: {len(image.fs_layers)} layers, {len(image.layers)} steps ({against})"]
         rows = self.rows
@@ -206,5 +212,6 @@ class LayerStack(TextRepr, widgets.VBox):
         if hidden:
             lines.append(f"  ({hidden} empty steps hidden)")
         counts = ", ".join(f"{diff.count(state)} {_LABELS[state]}" for state in LayerState)
-        lines.append(f"  top first; {counts}; a push would send about {human_bytes(diff.upload_bytes)}")
+        lines.append(f"  top first; {counts}; a push would send about {human_bytes(diff.upload_bytes)} "
+                     "(uncompressed sizes: the wire carries compressed ones)")
         return "\n".join(lines)

@@ -56,9 +56,11 @@ class Predict(TextRepr, widgets.VBox):
             self._inputs = widgets.HBox([self.box, self.commit_button])
         else:
             self.buttons = tuple(button(choice, "lab-predict-choice") for choice in self.choices)
+            for item in self.buttons:  # as wide as its text: a long choice must be readable before committing
+                item.layout = widgets.Layout(width="auto", max_width="100%")
             for item, choice in zip(self.buttons, self.choices):
                 item.on_click(guarded(self.messages, lambda choice=choice: self.commit(choice)))
-            self._inputs = widgets.HBox(list(self.buttons))
+            self._inputs = widgets.HBox(list(self.buttons), layout=widgets.Layout(flex_flow="row wrap"))
         self._reveal = html_widget("", "lab-predict-reveal")
         self.observe(self._render, names=["value", "committed"])
         self._render()
@@ -87,7 +89,8 @@ class Predict(TextRepr, widgets.VBox):
             self._record(self.key, value)
 
     def _shown(self, value: Any) -> str:
-        return _number_text(value) if self.number and isinstance(value, (int, float)) else str(value)
+        """A number as written; a choice in quotes, so its own punctuation does not run into the sentence."""
+        return _number_text(value) if self.number and isinstance(value, (int, float)) else f"“{value}”"
 
     def _render(self, _change: object = None) -> None:
         for item, choice in zip(self.buttons, self.choices):

@@ -148,3 +148,14 @@ def test_instructions_are_escaped_in_html():
 def test_a_wrong_argument_type_is_refused():
     with pytest.raises(traitlets.TraitError):
         LayerStack("hello-lab:1.0")  # type: ignore[arg-type]
+
+
+def test_the_stack_is_named_by_the_reference_asked_about_not_by_some_other_tag():
+    named = LayerStack(hello_diff(), name="localhost:5000/learner/hello-copy:1.0")
+    assert "localhost:5000/learner/hello-copy:1.0" in named._title.value
+    assert named.text().startswith("LayerStack localhost:5000/learner/hello-copy:1.0:")
+    assert LayerStack(hello_diff()).text().startswith("LayerStack hello-lab:1.0:")  # no name: the first tag
+
+
+def test_the_text_says_the_push_total_is_an_uncompressed_estimate():
+    assert "uncompressed sizes" in LayerStack(hello_diff()).text().splitlines()[-1]

@@ -116,7 +116,7 @@ def test_predict_with_choices_commits_once_and_reveals():
     predict.buttons[0].click()
     assert predict.committed and predict.value == "yes" and predict.correct is False
     assert all(item.disabled for item in predict.buttons)
-    assert "The answer is no: not quite." in predict._reveal.value
+    assert "The answer is “no”: not quite." in predict._reveal.value
     assert "already holds that digest" in predict.text()
     predict.buttons[1].click()
     assert predict.value == "yes" and recorded == [("caching.base", "yes")]
@@ -153,3 +153,13 @@ def test_predict_refuses_bad_setups_and_choices():
     with pytest.raises(LabError, match="not one of the choices"):
         predict.commit("c")
     assert not predict.committed
+
+
+def test_predict_choices_are_readable_and_their_punctuation_stays_their_own():
+    long_choice = "401 Unauthorized: who are you?"
+    predict = Predict("What does GET /v2/ answer a stranger?", [long_choice, "200 OK"], answer=long_choice)
+    assert all(item.layout.width == "auto" for item in predict.buttons)  # not cut to the default width
+    predict.buttons[1].click()
+    verdict = predict.text()
+    assert f"The answer is “{long_choice}”: not quite." in verdict
+    assert "?:" not in verdict and "?." not in verdict.replace("”", "")
