@@ -273,8 +273,10 @@ def by_hand(lab, admin, docker_client):
 def test_handmade_missing(lab_of, by_hand):
     result = check("hood.handmade", lab_of)
     assert_mistake(
-        result, "handmade-missing", lab_of, "push_by_hand", f"/v2/{lab_of.learner}/handmade/blobs/uploads/"
+        result, "handmade-missing", lab_of, f"/v2/{lab_of.learner}/handmade/blobs/uploads/",
+        f"/v2/{lab_of.learner}/handmade/manifests/1.0 with Content-Type"
     )
+    assert "push_by_hand" not in result.hint  # the hint names the steps, not the helper that does them all
 
 
 def test_handmade_pushed_by_hand_pulls_and_runs(lab_of, by_hand, admin):
