@@ -103,6 +103,21 @@ def login(registry: str, learner: str, password: str, folder: Path) -> Path:
     return folder
 
 
+def push_as(registry: str, learner: str, password: str, folder: Path, image: str) -> str:
+    """Log `learner` in (DOCKER_CONFIG `folder`), push `image` as <registry>/<learner>/hello-lab:1.0; the ref."""
+    login(registry, learner, password, folder)
+    ref = f"{registry}/{learner}/hello-lab:1.0"
+    if docker("tag", image, ref).returncode != 0:
+        raise RuntimeError(f"docker tag {image} {ref} failed")
+    try:
+        push = docker("push", ref, config=folder)
+        if push.returncode != 0:
+            raise RuntimeError(f"docker push {ref} failed: {push.stderr.strip()[-300:]}")
+    finally:
+        docker("rmi", ref)
+    return ref
+
+
 def build_distinct(client, learner: str, run: str, base: str | None = None) -> str:
     """A small image of the learner's own: the base plus one layer holding its name; its local tag."""
     base = base or os.environ.get("LAB_BASE_IMAGE") or OFFLINE_BASE_IMAGE

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from bench.bench_workshop import docker, running_workshop
+from bench.bench_workshop import push_as, running_workshop
 from labsupport.workshop.join import CLIENT_ID
 from tests.browser.conftest import ARTIFACTS
 
@@ -49,18 +49,7 @@ def test_the_grid_updates_when_a_learner_pushes_and_checks(dashboard, ws, lab_co
     expect(pushes).to_have_text("0")
     page.evaluate("window.__notReloaded = true")
 
-    (tmp_path / "config.json").write_text("{}")
-    registry = ws.settings.registry
-    login = docker("login", registry, "-u", "learner-02", "--password-stdin", config=tmp_path,
-                   stdin=ws.passwords["learner-02"])
-    assert login.returncode == 0, login.stderr
-    ref = f"{registry}/learner-02/hello-lab:1.0"
-    assert docker("tag", lab_config.base_image, ref).returncode == 0
-    try:
-        push = docker("push", ref, config=tmp_path)
-        assert push.returncode == 0, push.stderr
-    finally:
-        docker("rmi", ref)
+    push_as(ws.settings.registry, "learner-02", ws.passwords["learner-02"], tmp_path, lab_config.base_image)
 
     expect(cell).to_have_attribute("data-state", "pushed")
     expect(cell).to_have_text("•")

@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from bench.bench_workshop import docker, running_workshop
+from bench.bench_workshop import push_as, running_workshop
 from labsupport.checks.base import run_check
 from labsupport.config import LabConfig
 from labsupport.errors import LabError
@@ -44,18 +44,8 @@ def test_every_service_speaks_https_with_the_workshop_ca(ws):
 
 
 def test_docker_pushes_and_the_dashboard_hears_it_over_tls(ws, lab_config, tmp_path):
-    (tmp_path / "config.json").write_text("{}")
     s = ws.settings
-    login = docker("login", s.registry, "-u", "learner-01", "--password-stdin", config=tmp_path,
-                   stdin=ws.passwords["learner-01"])
-    assert login.returncode == 0, login.stderr
-    ref = f"{s.registry}/learner-01/hello-lab:1.0"
-    assert docker("tag", lab_config.base_image, ref).returncode == 0
-    try:
-        push = docker("push", ref, config=tmp_path)
-        assert push.returncode == 0, push.stderr
-    finally:
-        docker("rmi", ref)
+    push_as(s.registry, "learner-01", ws.passwords["learner-01"], tmp_path, lab_config.base_image)
     auth = (s.instructor, ws.instructor_password)
     deadline = time.monotonic() + 15
     while True:
