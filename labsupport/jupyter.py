@@ -33,6 +33,16 @@ def jupyterlab_command(port: int, open_browser: bool, ip: str = "127.0.0.1") -> 
     return command
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM (JupyterLab shuts down cleanly on it), then SIGKILL if it has not ended within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_jupyterlab(port: int = 8888, open_browser: bool = True, ip: str = "127.0.0.1") -> int:
     """Run JupyterLab in the foreground until Ctrl-C (or SIGTERM), then shut it down and return 0.
 
@@ -49,12 +59,7 @@ def run_jupyterlab(port: int = 8888, open_browser: bool = True, ip: str = "127.0
         return 0
     except KeyboardInterrupt:
         print("\nstopping JupyterLab…", file=sys.stderr)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         print("JupyterLab stopped; the lab registry keeps running (labsupport down stops it).", file=sys.stderr)
         return 0
     finally:

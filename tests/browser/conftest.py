@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from labsupport.jupyter import stop_process
 from tests.conftest import lab_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,12 +138,7 @@ def running_jupyterlab(base: Path, extra_env: Mapping[str, str] | None = None,
         _wait_until_up(lab, process)
         yield lab
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copyfile(lab.log, ARTIFACTS / log_name)
 

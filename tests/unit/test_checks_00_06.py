@@ -6,13 +6,12 @@ model objects. The checks themselves run against the real engine in tests/integr
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.layertars import tar_of
 from labsupport.checks import base, caching, images, login, push, setup, tagging
 from labsupport.config import LabConfig
 from labsupport.errors import UnknownExercise
@@ -31,18 +30,8 @@ def config(tmp_path) -> LabConfig:
 
 
 def layer(*entries: tuple[str, bytes | None]) -> tuple[str, bytes]:
-    """An uncompressed layer tar: (path, content) for a file, (path, None) for a folder."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, content in entries:
-            info = tarfile.TarInfo(path)
-            if content is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return "sha256:" + "0" * 64, buffer.getvalue()
+    """An uncompressed layer tar with a placeholder diff id: (path, content) a file, (path, None) a folder."""
+    return "sha256:" + "0" * 64, tar_of(*entries)
 
 
 # -- registration --------------------------------------------------------------------------------------------

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import io
 import re
-import tarfile
 from pathlib import Path
 
 import pytest
 
+from tests.layertars import tar_of
 from labsupport import secrets
 from labsupport.secrets import PLANTED_SECRET, Finding, scan_config, scan_image, scan_layer, scan_layers
 
@@ -17,21 +16,6 @@ SECRET_APP = Path(__file__).resolve().parents[2] / "notebooks" / "apps" / "secre
 AWS_KEY = "AKIA" + "Z7Q2M4N6P8R1T3V5"  # split so that the source itself holds no key-shaped text
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 KEY_HEADER = "-----BEGIN " + "OPENSSH PRIVATE KEY-----"
-
-
-def tar_of(*entries: tuple[str, bytes | None]) -> bytes:
-    """A layer tar: (path, bytes) is a file, (path, None) a folder; names as given (whiteouts included)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in entries:
-            info = tarfile.TarInfo(name)
-            if data is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def planted_env() -> bytes:
