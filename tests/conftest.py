@@ -6,9 +6,11 @@ Tests that need Docker are marked `docker`. Without an engine they skip, except 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -20,6 +22,20 @@ REQUIRE_DOCKER = os.environ.get("LAB_REQUIRE_DOCKER") == "1"
 OFFLINE_REGISTRY_IMAGE = "labsupport/registry:2.8"
 OFFLINE_BASE_IMAGE = "labsupport/base:1.35"
 RUN_ID = uuid.uuid4().hex[:6]
+#: The Docker client config this run started with: its cli-plugins/ (buildx, compose) are the learner's.
+AMBIENT_DOCKER_CONFIG = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def new_docker_config(folder: Path) -> Path:
+    """A Docker client config folder that holds no credential but carries the plugins of the one it stands
+    in for, as a learner's client has them: without buildx there, the docker CLI falls back to the legacy
+    builder and a test would not build the way the learner does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({}))
+    plugins = AMBIENT_DOCKER_CONFIG / "cli-plugins"
+    if plugins.is_dir() and not (folder / "cli-plugins").exists():
+        (folder / "cli-plugins").symlink_to(plugins.resolve(), target_is_directory=True)
+    return folder
 
 
 def free_port() -> int:
@@ -27,6 +43,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def cli_build(folder: Path, tag: str, *, base: str, labels: dict[str, str] | None = None,
+              dockerfile: str | None = None, env: dict[str, str] | None = None) -> str:
+    """Build as the learner's `docker build` does (BuildKit where the client has buildx, else the legacy
+    builder), with BASE and labels; the image id. Fails the test with the build's output when it fails."""
+    with tempfile.TemporaryDirectory() as scratch:
+        iidfile = Path(scratch) / "iid"
+        args = ["docker", "build", "-q", "-t", tag, "--iidfile", str(iidfile), "--build-arg", f"BASE={base}"]
+        for key, value in (labels or {}).items():
+            args += ["--label", f"{key}={value}"]
+        if dockerfile:
+            args += ["-f", str(folder / dockerfile)]
+        done = subprocess.run([*args, str(folder)], capture_output=True, text=True, timeout=600, check=False,
+                              env={**os.environ, **(env or {})})
+        assert done.returncode == 0, f"docker build -t {tag} failed: {done.stdout[-800:]}{done.stderr[-1500:]}"
+        return iidfile.read_text().strip()
 
 
 def _engine_or_none():
@@ -128,9 +161,7 @@ def lab_environ(lab, monkeypatch):
 @pytest.fixture
 def logged_out_docker_config_dir(tmp_path, monkeypatch) -> Path:
     """An empty DOCKER_CONFIG folder, set in os.environ for the test: the Docker client holds no credential."""
-    folder = tmp_path / "docker-config"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
+    folder = new_docker_config(tmp_path / "docker-config")
     monkeypatch.setenv("DOCKER_CONFIG", str(folder))
     return folder
 
