@@ -66,9 +66,18 @@ def parse_challenge(status: int, header: str | None) -> Challenge:
                      error=params.get("error") or None)
 
 
+#: The platform BuildKit gives the attestation manifests (provenance, SBOM) it adds to an image index.
+ATTESTATION_PLATFORM = "unknown/unknown"
+_REFERENCE_TYPE = "vnd.docker.reference.type"
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """A manifest as the registry served it: its digest, media type, exact bytes and parsed document."""
+    """A manifest as the registry served it: its digest, media type, exact bytes and parsed document.
+
+    `index_digest` and `platform` say, for an image manifest read through an index (`image_manifest`), which
+    index it was chosen from and for which platform; both are "" for a manifest read directly.
+    """
 
     repository: str
     reference: str
@@ -76,6 +85,8 @@ class Manifest:
     media_type: str
     raw: bytes = field(repr=False)
     document: dict[str, Any] = field(repr=False)
+    index_digest: str = ""
+    platform: str = ""
 
     @property
     def is_index(self) -> bool:
@@ -84,16 +95,38 @@ class Manifest:
 
     @property
     def platforms(self) -> list[str]:
-        """The platforms an index lists, as os/architecture[/variant]; [] for a single-image manifest."""
+        """The platforms an index lists, as os/architecture[/variant], attestations (unknown/unknown)
+        included; [] for a single-image manifest."""
         return [_platform_of(entry) for entry in self._entries()]
 
+    @property
+    def image_platforms(self) -> list[str]:
+        """The platforms of the runnable images an index lists: its attestation entries left out."""
+        return [_platform_of(entry) for entry in self._entries() if not is_attestation(entry)]
+
+    @property
+    def attestations(self) -> list[str]:
+        """The digests of the attestation manifests an index lists (BuildKit's provenance and SBOM)."""
+        return [str(entry.get("digest", "")) for entry in self._entries() if is_attestation(entry)]
+
     def digest_for(self, platform: str) -> str | None:
-        """The digest of this index's manifest for `platform` ("linux/amd64" matches any variant)."""
+        """The digest of this index's image for `platform` ("linux/amd64" matches any variant)."""
         wanted = platform.strip().lower()
         for entry in self._entries():
+            if is_attestation(entry) and wanted != ATTESTATION_PLATFORM:
+                continue
             have = _platform_of(entry)
             if have == wanted or (wanted.count("/") == 1 and have.startswith(wanted + "/")):
                 return str(entry.get("digest", "")) or None
+        return None
+
+    def choose_platform(self, preferred: str | None) -> str | None:
+        """The image platform to read in this index: its only one, else `preferred` when it lists it."""
+        images = self.image_platforms
+        if len(images) == 1:
+            return images[0]
+        if preferred and self.digest_for(preferred):
+            return next(name for name in images if name == preferred or name.startswith(preferred + "/"))
         return None
 
     @property
@@ -102,13 +135,35 @@ class Manifest:
         return [_blob(item) for item in self.document.get("layers") or [] if isinstance(item, dict)]
 
     @property
-    def config(self) -> Blob | None:
-        """The image config blob; None for an index."""
+    def config(self) -> Blob:
+        """The image config blob. An index has none: ManifestInvalid says how to read one of its images."""
         item = self.document.get("config")
-        return _blob(item) if isinstance(item, dict) else None
+        if isinstance(item, dict):
+            return _blob(item)
+        name = f"{self.repository}{'@' if ':' in self.reference else ':'}{self.reference}"
+        if self.is_index:
+            raise ManifestInvalid(
+                f"{name} is an image index over {', '.join(self.platforms) or 'no platform'}: an index lists "
+                "one image manifest per platform and has no config of its own",
+                code="MANIFEST_INVALID",
+                fix=f"read one of its images: image_manifest({self.repository!r}, {self.reference!r}) "
+                    "chooses your engine's platform")
+        raise ManifestInvalid(f"{name} has no config blob", code="MANIFEST_INVALID",
+                              fix="push the image again")
+
+    @property
+    def has_config(self) -> bool:
+        return isinstance(self.document.get("config"), dict)
 
     def _entries(self) -> list[dict[str, Any]]:
         return [item for item in self.document.get("manifests") or [] if isinstance(item, dict)]
+
+
+def is_attestation(entry: dict[str, Any]) -> bool:
+    """Whether an index entry is an attestation manifest (BuildKit marks it so, on unknown/unknown)."""
+    annotations = entry.get("annotations") or {}
+    return (isinstance(annotations, dict) and annotations.get(_REFERENCE_TYPE) == "attestation-manifest") or (
+        _platform_of(entry) == ATTESTATION_PLATFORM)
 
 
 def _platform_of(entry: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ import requests
 
 from . import refs
 from .config import LabConfig
+from .dockercli import stream_docker
 from .errors import (
     BuildFailed,
     ConfigError,
@@ -41,11 +42,14 @@ from .errors import (
 )
 from .history import clean_instruction, empty_flags, pair_layers
 from .model import ImageView, PushEvent, PushReport, RemoteView
-from .pushstream import PushAccumulator, layer_outcomes
+from .pushstream import PushAccumulator, classify, layer_outcomes
 
 __all__ = ["Engine", "EngineInfo", "RemoteViews", "clean_instruction"]
 log = logging.getLogger(__name__)
 
+#: The line of a failed build that says why: the legacy builder's last words, or BuildKit's "ERROR: …".
+_BUILD_ERROR = re.compile(r"^ERROR[: ]|returned a non-zero code|did not complete successfully|no such host|"
+                          r"^error |pull access denied|not found")
 #: The error a registry logs for a failed request (logrus text format): its storage's own words.
 _REGISTRY_LOG_ERROR = re.compile(r'err\.(?:detail|message)="((?:[^"\\]|\\.)*)"')
 START_ENGINE = ("start the engine: open Docker Desktop, or `colima start`, or `sudo systemctl start docker`; "
@@ -55,7 +59,7 @@ START_ENGINE = ("start the engine: open Docker Desktop, or `colima start`, or `s
 class RemoteViews(Protocol):
     """What push needs of a registry client (labsupport.registry.RegistryClient has it)."""
 
-    def remote_view(self, repository: str, tag: str) -> RemoteView: ...
+    def remote_view(self, repository: str, tag: str, platform: str | None = None) -> RemoteView: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Engine:
     def __init__(self, client: docker.DockerClient | None = None, *, config: LabConfig | None = None) -> None:
         self._client = client
         self._config = config
+        self._platform: str | None = None
 
     @classmethod
     def connect(cls, *, timeout: int = 120, config: LabConfig | None = None) -> Engine:
@@ -159,6 +164,14 @@ class Engine:
         return EngineInfo(version=str(data.get("ServerVersion", "")),
                           image_store="containerd" if containerd else "classic",
                           host=host, storage_driver=str(data.get("Driver", "")))
+
+    def platform(self) -> str:
+        """The engine's own platform (os/architecture), the one its builds make and its pulls choose."""
+        if self._platform is None:
+            with self._errors():
+                version = self.client.version()
+            self._platform = f"{version.get('Os', 'linux')}/{version.get('Arch', 'amd64')}"
+        return self._platform
 
     def exists(self, ref: str) -> bool:
         """Whether the engine holds an image by this name or id."""
@@ -227,38 +240,46 @@ class Engine:
     # -- changes ------------------------------------------------------------------------------------
     def build(self, path: str | os.PathLike, tag: str, buildargs: Mapping[str, str] | None = None,
               on_line: Callable[[str], None] | None = None, *, nocache: bool = False) -> str:
-        """Build a folder with the classic builder: the image id, or BuildFailed with the build's error."""
+        """Build a folder as the learner's `docker build` does: the image id, or BuildFailed with its error.
+
+        The docker CLI builds, with the client's own config: BuildKit where the buildx plugin is there (on the
+        containerd store that makes an index with an attestation), else the legacy builder.
+        """
         folder = Path(path)
         if not (folder / "Dockerfile").is_file():
             raise BuildFailed(f"there is no Dockerfile in {folder}",
                               fix=f"ls {folder}   (the build context folder)")
         refs.parse(tag)
         tail: deque[str] = deque(maxlen=15)
-        image_id = None
-        with self._errors(tag):
-            try:
-                for line in self.client.api.build(path=str(folder), tag=tag, buildargs=dict(buildargs or {}),
-                                                  rm=True, forcerm=True, nocache=nocache, decode=True):
-                    if line.get("error") or line.get("errorDetail"):
-                        raw = (line.get("errorDetail") or {}).get("message") or line.get("error")
-                        shown = "".join(f"\n    {text}" for text in list(tail)[-5:] if text.strip())
-                        message = f"the build of {tag} failed: {raw}"
-                        if shown:
-                            message += f"\n  its last output:{shown}"
-                        raise BuildFailed(message, fix=_build_fix(str(raw), folder, tag))
-                    text = line.get("stream")
-                    if text:
-                        tail.append(text.rstrip())
-                        if on_line:
-                            on_line(text)
-                    aux = line.get("aux") or {}
-                    if isinstance(aux, Mapping) and aux.get("ID"):
-                        image_id = str(aux["ID"])
-            except docker.errors.APIError as exc:
-                raw = _first_line(exc)
-                raise BuildFailed(f"the build of {tag} failed: {raw}",
-                                  fix=_build_fix(raw, folder, tag)) from exc
+
+        def seen(text: str) -> None:
+            tail.append(text.rstrip())
+            if on_line:
+                on_line(text)
+
+        with tempfile.TemporaryDirectory(prefix="labsupport-build-") as scratch:
+            iidfile = Path(scratch) / "image-id"
+            args = ["build", "-t", tag, "--iidfile", str(iidfile)]
+            for key, value in (buildargs or {}).items():
+                args += ["--build-arg", f"{key}={value}"]
+            args += ["--no-cache"] if nocache else []
+            done = stream_docker([*args, str(folder)], seen)
+            if not done.ok:
+                raise self._build_failure(tag, folder, list(tail))
+            image_id = iidfile.read_text().strip() if iidfile.is_file() else ""
         return image_id or self.image_id(tag)
+
+    def _build_failure(self, tag: str, folder: Path, tail: list[str]) -> LabError:
+        """The error of a failed `docker build`, from its last lines (legacy builder's or BuildKit's words)."""
+        said = [text.strip() for text in tail if text.strip()]
+        raw = next((text for text in reversed(said) if _BUILD_ERROR.search(text)), said[-1] if said else "")
+        raw = raw.removeprefix("ERROR: ").removeprefix("failed to build: ")
+        if "cannot connect to the docker daemon" in raw.lower():
+            return EngineUnavailable(f"the build of {tag} could not reach the Docker engine: {raw}",
+                                     fix=START_ENGINE)
+        shown = "".join(f"\n    {text}" for text in said[-6:-1] if text != raw)
+        message = f"the build of {tag} failed: {raw}" + (f"\n  its last output:{shown}" if shown else "")
+        return BuildFailed(message, fix=_build_fix(raw, folder, tag))
 
     def tag(self, src: str, dest: str) -> None:
         """Give the image `src` the name `dest` (a tag is a pointer: no bytes are copied)."""
@@ -375,19 +396,16 @@ class Engine:
                 for match in [_REGISTRY_LOG_ERROR.search(line)] if match]
         if not said:
             return failed
-        return acc.failure(f"{failed.raw} (the lab registry's log: {said[-1][:300]})")
+        # The error that explains the push: the last one the registry logged that names a known cause (its
+        # storage full, …), else its last one (the containerd store's retries log "blob upload unknown" last).
+        telling = [text for text in said if classify(text) != "unknown"]
+        return acc.failure(f"{failed.raw} (the lab registry's log: {(telling or said)[-1][:300]})")
 
     def _pushed_view(self, registry: RemoteViews, repository: str, digest: str) -> RemoteView | None:
-        """The pushed manifest by digest; for an image index (containerd store), the engine's own platform."""
+        """The pushed manifest by digest; for an image index (BuildKit's, on the containerd store), its image
+        for the engine's own platform."""
         try:
-            try:
-                return registry.remote_view(repository, digest)
-            except LabError as first:
-                if "index" not in first.message:
-                    raise
-                version = self.client.version()
-                platform = f"{version.get('Os', 'linux')}/{version.get('Arch', 'amd64')}"
-                return registry.remote_view(repository, digest, platform=platform)  # type: ignore[call-arg]
+            return registry.remote_view(repository, digest, platform=self.platform())
         except LabError as exc:
             log.warning("the push report falls back to the stream's byte counts: %s", exc.message)
             return None
@@ -414,9 +432,10 @@ def _build_fix(raw: str, folder: Path, tag: str) -> str:
     """The fix line for a build error: the base image, a failing RUN step, or the full build output."""
     text = raw.lower()
     if any(needle in text for needle in ("pull access denied", "no such host", "dial tcp", "manifest unknown",
-                                         "not found: manifest", "repository does not exist")):
+                                         "not found: manifest", "repository does not exist",
+                                         "failed to resolve source metadata")):
         return ("the base image is not on this machine and cannot be pulled: build with --build-arg "
                 "BASE=<a local image> (LAB_BASE_IMAGE names the lab's), or pull it once when online")
-    if "returned a non-zero code" in text:
+    if "returned a non-zero code" in text or "did not complete successfully" in text:
         return "a RUN step failed: read its last output, then fix that command in the Dockerfile"
     return f"docker build -t {tag} {folder}   (shows the whole build output)"

@@ -67,7 +67,11 @@ class Blob:
 
 @dataclass(frozen=True)
 class RemoteView:
-    """A tag in a registry repository: its manifest and, paired in order, layer blobs and the config's diff ids."""
+    """A tag in a registry repository: its manifest and, paired in order, layer blobs and the config's diff ids.
+
+    When the tag names an image index (what BuildKit pushes: the image plus an attestation), the view is of
+    the index's image for one platform, and says which.
+    """
 
     repository: str
     tag: str
@@ -76,6 +80,8 @@ class RemoteView:
     config_digest: str
     blobs: tuple[Blob, ...]
     diff_ids: tuple[str, ...] = ()
+    platform: str = ""                 # the platform chosen in an image index; "" for a plain manifest
+    index_digest: str = ""             # that index's digest (what the tag names), "" for a plain manifest
 
     def blob_for(self, diff_id: str) -> Blob | None:
         """The compressed blob that holds the layer with this diff id, if this manifest has it."""

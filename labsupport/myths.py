@@ -366,7 +366,7 @@ def _secret_evidence(config: LabConfig, app: Path) -> tuple[list[str], str]:
                     f"  fix: {exc.fix}")
     repository = refs.parse(ref).repository
     with _lab_client(config) as client:
-        manifest = client.manifest(repository, report.digest)
+        manifest = client.image_manifest(repository, report.digest)
         layers = [client.get_blob(repository, blob.digest) for blob in manifest.layers]
     found = deleted_files(layers)
     if not found:

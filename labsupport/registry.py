@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import platform as _platform
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -52,10 +53,21 @@ from .model import RemoteView
 
 __all__ = [
     "ACCEPT", "INDEX_TYPES", "MANIFEST_LIST", "MANIFEST_V2", "OCI_INDEX", "OCI_MANIFEST",
-    "Challenge", "Manifest", "RegistryClient", "parse_challenge", "sha256_digest",
+    "Challenge", "Manifest", "RegistryClient", "host_platform", "parse_challenge", "sha256_digest",
 ]
 TOKEN_MARGIN = 10.0            # seconds before a token's expiry at which we stop reusing it
 DEFAULT_TOKEN_LIFETIME = 60.0  # what the token spec implies when a token server omits expires_in
+
+
+def host_platform() -> str:
+    """This machine's platform as an engine names it (linux/amd64, linux/arm64): the engine a learner runs
+    here, Docker Desktop's VM included, has the same CPU architecture."""
+    machine = _platform.machine().lower()
+    return "linux/" + _ARCHITECTURES.get(machine, machine or "amd64")
+
+
+_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+                  "armv7l": "arm/v7", "i686": "386", "i386": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
 
 
 def is_loopback_url(url: str) -> bool:
@@ -69,7 +81,8 @@ class RegistryClient:
 
     def __init__(self, base_url: str, *, credential: Credential | None = None,
                  transport: httpx.BaseTransport | None = None, timeout: float = 10.0,
-                 registry: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 registry: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 platform: str | None = None) -> None:
         if not re.match(r"^https?://[^/\s]+/?$", base_url or ""):
             raise RegistryError(f"{base_url!r} is not a registry base URL",
                                 fix="use http://host:port or https://host (LAB_REGISTRY_URL), without a path")
@@ -81,6 +94,8 @@ class RegistryClient:
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout,
                                   trust_env=not is_loopback_url(self.base_url))
         self._clock = clock
+        #: the platform read in an image index when a call names none: the engine's (see Engine.platform)
+        self.platform = platform or host_platform()
         self._challenge: Challenge | None = None
         self._tokens: dict[frozenset[str], tuple[str, float]] = {}
 
@@ -167,12 +182,38 @@ class RegistryClient:
         self._check(response, what, ManifestUnknown)
         return response.headers.get("docker-content-digest") or self.manifest(repository, reference).digest
 
+    def image_manifest(self, repository: str, reference: str, platform: str | None = None, *,
+                       index: Manifest | None = None) -> Manifest:
+        """The image manifest a tag or digest names: itself, or for an image index the image of `platform`
+        (by default the one platform it holds, else this client's `platform`), attestations skipped.
+        The manifest returned says which index and platform it came from."""
+        top = index or self.manifest(repository, reference)
+        if not top.is_index:
+            return top
+        name = f"{repository}{_sep(reference)}{reference}"
+        chosen = platform or top.choose_platform(self.platform)
+        if chosen is None:
+            raise ManifestUnknown(f"{name} is an image index over {', '.join(top.image_platforms) or 'no image'}"
+                                  f", none of them {self.platform}", code="MANIFEST_UNKNOWN",
+                                  fix=f"name one: image_manifest({repository!r}, {reference!r}, "
+                                      f"platform={(top.image_platforms or ['linux/amd64'])[0]!r})")
+        digest = top.digest_for(chosen)
+        if digest is None:
+            raise ManifestUnknown(f"{name} has no image for {chosen}", code="MANIFEST_UNKNOWN",
+                                  fix=f"pick one of: {', '.join(top.image_platforms) or '(none)'}")
+        image = self.manifest(repository, digest)
+        return Manifest(repository=image.repository, reference=image.reference, digest=image.digest,
+                        media_type=image.media_type, raw=image.raw, document=image.document,
+                        index_digest=top.digest, platform=chosen)
+
     def remote_view(self, repository: str, tag: str, platform: str | None = None) -> RemoteView:
-        """A tag's layer blobs paired with its config's diff ids; for an index, the manifest of `platform`."""
+        """A tag's layer blobs paired with its config's diff ids; for an index, those of one platform's
+        image (see image_manifest), and the view says which."""
         return self._view(self.manifest(repository, tag), platform, {})
 
     def views(self, exclude: str | Iterable[str] | None = None, platform: str | None = None) -> list[RemoteView]:
-        """Every repository's tags (but `exclude`'s) as RemoteViews: what a push could mount from."""
+        """Every repository's tags (but `exclude`'s) as RemoteViews: what a push could mount from. An index
+        is read for `platform` (by default as in image_manifest); one without that platform is left out."""
         skip = {exclude} if isinstance(exclude, str) else set(exclude or ())
         configs: dict[str, list[str]] = {}
         found = []
@@ -185,11 +226,9 @@ class RegistryClient:
                 continue  # emptied between the listing and the reading
             for tag in tags:
                 try:
-                    top = self.manifest(repository, tag)
-                    if not (top.is_index and platform is None):
-                        found.append(self._view(top, platform, configs))
-                except (ManifestUnknown, BlobUnknown):
-                    continue  # deleted meanwhile, or an index without that platform
+                    found.append(self._view(self.manifest(repository, tag), platform, configs))
+                except (ManifestUnknown, BlobUnknown, ManifestInvalid):
+                    continue  # deleted meanwhile, an index without that platform, or not an image
         return found
 
     def blob_exists(self, repository: str, digest: str) -> int | None:
@@ -277,22 +316,9 @@ class RegistryClient:
     # -- internals ----------------------------------------------------------------------------------------
 
     def _view(self, top: Manifest, platform: str | None, configs: dict[str, list[str]]) -> RemoteView:
-        """Build a RemoteView from a manifest (choosing `platform` in an index), reading its config's diff ids."""
-        chosen = top
-        if top.is_index:
-            name = f"{top.repository}:{top.reference}"
-            if platform is None:
-                raise RegistryError(f"{name} is an image index over {', '.join(top.platforms) or 'no platforms'}",
-                                    fix=f"choose one platform, e.g. remote_view({top.repository!r}, "
-                                        f"{top.reference!r}, platform='linux/amd64')")
-            digest = top.digest_for(platform)
-            if digest is None:
-                raise ManifestUnknown(f"{name} has no manifest for {platform}", code="MANIFEST_UNKNOWN",
-                                      fix=f"pick one of: {', '.join(top.platforms)}")
-            chosen = self.manifest(top.repository, digest)
+        """Build a RemoteView from a manifest (choosing a platform in an index), reading its config's diff ids."""
+        chosen = self.image_manifest(top.repository, top.reference, platform, index=top)
         config = chosen.config
-        if config is None:
-            raise ManifestInvalid(f"{top.repository}:{top.reference} has no config blob", code="MANIFEST_INVALID")
         if config.digest not in configs:
             try:
                 document = json.loads(self.get_blob(top.repository, config.digest))
@@ -302,7 +328,8 @@ class RegistryClient:
                                       "config", fix="push the image again") from exc
         return RemoteView(repository=top.repository, tag=top.reference, manifest_digest=chosen.digest,
                           media_type=chosen.media_type, config_digest=config.digest,
-                          blobs=tuple(chosen.layers), diff_ids=tuple(configs[config.digest]))
+                          blobs=tuple(chosen.layers), diff_ids=tuple(configs[config.digest]),
+                          platform=chosen.platform, index_digest=chosen.index_digest)
 
     def _paginate(self, path: str, key: str, scopes: tuple[str, ...], what: str, page_size: int,
                   missing: type[RegistryError]) -> list[str]:

@@ -70,7 +70,7 @@ def run_output(ctx: CheckContext, reference: str) -> tuple[bool, str]:
 def _missing_blob(ctx: CheckContext, repository: str) -> str | None:
     """The first blob (config or layer) a manifest of handmade:1.0 lists that the registry lacks, in words."""
     for manifest in image_manifests(ctx, repository, TAG):
-        listed = ([("config blob", manifest.config)] if manifest.config else []) + [
+        listed = ([("config blob", manifest.config)] if manifest.has_config else []) + [
             (f"layer {number}", blob) for number, blob in enumerate(manifest.layers, start=1)
         ]
         if not listed:

@@ -56,18 +56,12 @@ def pushed_tags(ctx: CheckContext, repo: str) -> list[str]:
 def remote_view(ctx: CheckContext, repo: str, tag: str) -> RemoteView | None:
     """The tag's manifest and layers in the lab registry; None when it is not there.
 
-    An image index (what a containerd image store may push) is read for the engine's platform.
+    An image index (what BuildKit pushes on the containerd image store: the image and its attestation) is
+    read as its image for this machine's platform.
     """
     with lab_registry_errors():
         try:
-            try:
-                return ctx.registry.remote_view(repo, tag)
-            except RegistryError as first:
-                if "index" not in first.message:
-                    raise
-                version = ctx.engine.client.version()
-                return ctx.registry.remote_view(repo, tag, platform=f"{version.get('Os', 'linux')}/"
-                                                f"{version.get('Arch', 'amd64')}")
+            return ctx.registry.remote_view(repo, tag)
         except (NameUnknown, ManifestUnknown):
             return None
 

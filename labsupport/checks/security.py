@@ -16,7 +16,6 @@ from typing import Any
 from .. import secrets
 from ..config import DEFAULT_BASE_IMAGE, LabConfig, repo_root
 from ..errors import BlobUnknown, ManifestUnknown, NameUnknown
-from ..production import UNKNOWN_PLATFORM
 from .base import OK, CheckContext, CheckResult, exercise
 
 EXERCISE = "security.no-secrets"
@@ -63,13 +62,8 @@ def image_manifests(ctx: CheckContext, repository: str, reference: str) -> list[
     top = ctx.registry.manifest(repository, reference)
     if not top.is_index:
         return [top]
-    found = []
-    for entry in top.document.get("manifests") or []:
-        platform = entry.get("platform") or {}
-        if f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}" == UNKNOWN_PLATFORM:
-            continue  # a buildx attestation, not an image
-        found.append(ctx.registry.manifest(repository, str(entry.get("digest", ""))))
-    return found
+    return [ctx.registry.image_manifest(repository, reference, platform=platform, index=top)
+            for platform in top.image_platforms]
 
 
 @dataclass(frozen=True)
@@ -99,13 +93,12 @@ class PulledImage:
 
 def read_image(ctx: CheckContext, manifest: Any) -> PulledImage:
     """Download the config and every layer blob a manifest lists (BlobUnknown when the registry lacks one)."""
-    config_blob = manifest.config
-    if config_blob is None:
+    if not manifest.has_config:
         raise BlobUnknown(
             f"{manifest.repository}@{manifest.digest} lists no config blob", code="BLOB_UNKNOWN"
         )
     try:
-        config = json.loads(ctx.registry.get_blob(manifest.repository, config_blob.digest))
+        config = json.loads(ctx.registry.get_blob(manifest.repository, manifest.config.digest))
     except ValueError:
         config = {}
     blobs = tuple(ctx.registry.get_blob(manifest.repository, blob.digest) for blob in manifest.layers)

@@ -37,8 +37,8 @@ class MemoryRegistry:
         self.requests: list[httpx.Request] = []
         self.send_digest_header = send_digest_header
 
-    def client(self) -> RegistryClient:
-        return RegistryClient(BASE, transport=httpx.MockTransport(self))
+    def client(self, platform: str = "linux/amd64") -> RegistryClient:
+        return RegistryClient(BASE, transport=httpx.MockTransport(self), platform=platform)
 
     def push_blob(self, name: str, data: bytes) -> Blob:
         self.blobs.setdefault(name, {})[digest(data)] = data
@@ -170,20 +170,59 @@ def push_index(registry: MemoryRegistry) -> tuple[str, str]:
     return amd, arm
 
 
-def test_an_index_lists_platforms_and_remote_view_needs_one(registry):
-    _, arm = push_index(registry)
-    client = registry.client()
-    index = client.manifest("m", "1.0")
+def test_an_index_lists_platforms_and_remote_view_reads_the_engines_one(registry):
+    amd, arm = push_index(registry)
+    index = registry.client().manifest("m", "1.0")
     assert index.is_index and index.platforms == ["linux/amd64", "linux/arm64/v8"] and index.layers == []
     assert (index.digest_for("linux/arm64"), index.digest_for("linux/arm64/v8"), index.digest_for("linux/s390x")) \
         == (arm, arm, None)
-    with pytest.raises(errors.RegistryError, match="image index over linux/amd64, linux/arm64/v8") as info:
-        client.remote_view("m", "1.0")
-    assert "platform=" in info.value.fix
-    view = client.remote_view("m", "1.0", platform="linux/arm64")
+    view = registry.client(platform="linux/arm64").remote_view("m", "1.0")
     assert (view.manifest_digest, view.diff_ids, view.blobs[0].digest) == (arm, (diff("arm"),), digest(b"arm"))
-    with pytest.raises(errors.ManifestUnknown, match="no manifest for windows/amd64"):
-        client.remote_view("m", "1.0", platform="windows/amd64")
+    assert (view.platform, view.index_digest) == ("linux/arm64/v8", index.digest)
+    assert registry.client().remote_view("m", "1.0").manifest_digest == amd
+    assert registry.client().remote_view("m", "1.0", platform="linux/arm64").manifest_digest == arm
+    with pytest.raises(errors.ManifestUnknown, match="no image for windows/amd64"):
+        registry.client().remote_view("m", "1.0", platform="windows/amd64")
+    with pytest.raises(errors.ManifestUnknown, match="none of them linux/s390x") as info:
+        registry.client(platform="linux/s390x").remote_view("m", "1.0")
+    assert "platform='linux/amd64'" in info.value.fix
+
+
+def push_buildkit_index(registry: MemoryRegistry, name: str = "k", tag: str = "1") -> tuple[str, str, str]:
+    """An index as BuildKit pushes it: the image, and its provenance attestation on unknown/unknown."""
+    image = registry.push_image(name, "img", [b"layer"], [diff("layer")])
+    attestation = registry.push_image(name, "att", [b"provenance"], [diff("provenance")])
+    top = registry.push_manifest(name, tag, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": image, "size": 1, "platform": {"os": "linux", "architecture": "riscv64"}},
+        {"mediaType": OCI_MANIFEST, "digest": attestation, "size": 1,
+         "annotations": {"vnd.docker.reference.digest": image, "vnd.docker.reference.type": "attestation-manifest"},
+         "platform": {"os": "unknown", "architecture": "unknown"}}]}, OCI_INDEX)
+    return top, image, attestation
+
+
+def test_an_index_with_an_attestation_is_read_as_its_one_image(registry):
+    top, image, attestation = push_buildkit_index(registry)
+    client = registry.client()               # an amd64 engine: the index's only image is riscv64
+    index = client.manifest("k", "1")
+    assert (index.platforms, index.image_platforms, index.attestations) == (
+        ["linux/riscv64", "unknown/unknown"], ["linux/riscv64"], [attestation])
+    assert index.digest_for("unknown/unknown") == attestation and index.choose_platform("linux/amd64") == "linux/riscv64"
+    chosen = client.image_manifest("k", "1")
+    assert (chosen.digest, chosen.index_digest, chosen.platform, chosen.is_index) == (image, top, "linux/riscv64", False)
+    assert chosen.config.digest and chosen.layers[0].digest == digest(b"layer")
+    view = client.remote_view("k", "1")
+    assert (view.manifest_digest, view.index_digest, view.diff_ids) == (image, top, (diff("layer"),))
+    plain = client.image_manifest("k", "img")
+    assert (plain.digest, plain.index_digest, plain.platform) == (image, "", "")
+
+
+def test_an_index_has_no_config_and_says_how_to_read_its_image(registry):
+    push_buildkit_index(registry)
+    index = registry.client().manifest("k", "1")
+    assert not index.has_config
+    with pytest.raises(errors.ManifestInvalid, match="image index over linux/riscv64, unknown/unknown") as info:
+        index.config
+    assert "image_manifest('k', '1')" in info.value.fix
 
 
 def test_remote_view_pairs_blobs_with_diff_ids(registry):
@@ -195,12 +234,12 @@ def test_remote_view_pairs_blobs_with_diff_ids(registry):
     assert view.blob_for(diff("app")).digest == digest(b"app") and view.size == len(b"base") + len(b"app")
 
 
-def test_views_cover_every_repository_but_the_excluded_and_skip_indexes(registry):
+def test_views_cover_every_repository_but_the_excluded_and_read_indexes_for_a_platform(registry):
     registry.push_image("a", "1", [b"x"], [diff("x")])
     registry.push_image("a", "2", [b"x"], [diff("x")])
     registry.push_image("b", "1", [b"y"], [diff("y")])
     push_index(registry)
-    views = registry.client().views(exclude="b")
+    views = registry.client(platform="linux/s390x").views(exclude="b")   # no image of the index for it
     assert sorted((v.repository, v.tag) for v in views) == [("a", "1"), ("a", "2"), ("m", "amd"), ("m", "arm")]
     config_reads = [r for r in registry.requests if "/blobs/" in r.url.path and r.url.path.startswith("/v2/a/")]
     assert len(config_reads) == 1      # one config blob shared by two tags is read once
