@@ -19,12 +19,18 @@ from .base import OK, CheckContext, CheckResult, exercise
 OLD, NEW = "1.0", "1.1"
 
 
-def shared_base(old: Sequence[Blob], new: Sequence[Blob]) -> int:
-    """How many layers, from the bottom, the two blob lists have in common."""
+def _same_layer(old: RemoteView, new: RemoteView, index: int) -> bool:
+    """Whether layer `index` is the same in both: the same blob, or the same content (diff id) compressed
+    into another blob (the builders and image stores may compress one layer differently)."""
+    if old.blobs[index].digest == new.blobs[index].digest:
+        return True
+    return index < min(len(old.diff_ids), len(new.diff_ids)) and old.diff_ids[index] == new.diff_ids[index]
+
+
+def shared_base(old: RemoteView, new: RemoteView) -> int:
+    """How many layers, from the bottom, the two tags have in common."""
     count = 0
-    for before, after in zip(old, new, strict=False):
-        if before.digest != after.digest:
-            break
+    while count < min(len(old.blobs), len(new.blobs)) and _same_layer(old, new, count):
         count += 1
     return count
 
@@ -32,12 +38,12 @@ def shared_base(old: Sequence[Blob], new: Sequence[Blob]) -> int:
 def changed_lower_layers(old: RemoteView, new: RemoteView) -> int:
     """How many layers of `old` below its top one are not in place in `new` (0 when cache-friendly)."""
     lower = max(len(old.blobs) - 1, 0)
-    return max(lower - shared_base(old.blobs, new.blobs), 0)
+    return max(lower - shared_base(old, new), 0)
 
 
 def same_layers(old: RemoteView, new: RemoteView) -> bool:
     """Whether two tags hold the very same layers (the app did not change, or 1.1 is 1.0 tagged again)."""
-    return [blob.digest for blob in old.blobs] == [blob.digest for blob in new.blobs]
+    return len(old.blobs) == len(new.blobs) == shared_base(old, new)
 
 
 def work_dir(config: LabConfig) -> Path:
@@ -70,6 +76,24 @@ def reorder_command(config: LabConfig) -> str:
         steps)
 
 
+def rebuild_both_command(config: LabConfig) -> str:
+    """Build 1.0 and then 1.1 from one build cache and push both: their lower layers are then the same ones."""
+    work = work_dir(config)
+    new = (f"{images.build_command(config, NEW, folder=work)} && {push.push_command(config, NEW, tagged=False)}"
+           if work.is_dir() else build_new_command(config))
+    return f"{images.build_command(config, OLD)} && {push.push_command(config, OLD, tagged=False)} && {new}"
+
+
+def first_changed_instruction(ctx: CheckContext, new: RemoteView, index: int) -> str | None:
+    """The instruction that made layer `index` of the pushed 1.1, from the local image when it is that one."""
+    for ref in (tagging.target_ref(ctx.config, NEW), images.local_ref(NEW)):
+        if ctx.engine.exists(ref):
+            local = ctx.engine.image_view(ref)
+            if local.diff_ids == new.diff_ids and index < len(local.fs_layers):
+                return local.fs_layers[index].instruction
+    return None
+
+
 def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("caching.minimal-upload", code == OK, code, message, hint=hint)
 
@@ -100,17 +124,25 @@ def check_minimal_upload(ctx: CheckContext) -> CheckResult:
                        "changed, so its push uploaded nothing and taught nothing",
                        hint=build_new_command(config))
     changed = changed_lower_layers(old, new)
-    if not changed and len(new.blobs) <= shared_base(old.blobs, new.blobs):
+    shared = shared_base(old, new)
+    if not changed and len(new.blobs) <= shared:
         return _result("no-app-layer", f"{repo}:{NEW} is only the lower layers of {OLD}, with no app layer "
                        "on top: the app's COPY is missing from its build", hint=build_new_command(config))
     if changed:
         lower = len(old.blobs) - 1
+        instruction = first_changed_instruction(ctx, new, shared) or ""
+        if instruction and not instruction.startswith("COPY"):
+            return _result("lower-layers-rebuilt",
+                           f"{changed} of the {lower} layers below the app's top layer changed from {OLD} to "
+                           f"{NEW}, though the Dockerfile copies the app last: the step `{instruction[:60]}` was "
+                           f"built anew for one of them (a --no-cache build, or a build cache that did not hold "
+                           f"{OLD}'s layer) instead of reused, so the push of {NEW} uploaded it again",
+                           hint=rebuild_both_command(config))
         return _result("lower-layers-changed",
                        f"{changed} of the {lower} layers below the app's top layer changed from {OLD} to "
                        f"{NEW}, so the push of {NEW} uploaded them again: the Dockerfile copies the app "
                        "before the steps that rarely change (or the build skipped the cache)",
                        hint=reorder_command(config))
-    shared = shared_base(old.blobs, new.blobs)
     size = sum(blob.size for blob in new.blobs[shared:])
     return _result(OK, f"{repo}:{NEW} shares its {shared} lower layer(s) with {OLD}; its push uploaded only "
                    f"{len(new.blobs) - shared} layer(s), {size} bytes compressed")

@@ -23,15 +23,17 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from labsupport.checks import images, push, tagging
+from labsupport.checks import caching, images, push, tagging
 from labsupport.checks.base import HELLO_GREETING, run_check
 from labsupport.config import LabConfig
+from labsupport.dockercli import has_buildx
 from labsupport.dockerconfig import Credential
+from labsupport.engine import Engine
 from labsupport.errors import LabError, NameUnknown
 from labsupport.progress import ProgressLog
 from labsupport.registry import RegistryClient
 from labsupport.reset import reset_all, reset_exercise
-from tests.conftest import free_port
+from tests.conftest import cli_build, free_port
 
 pytestmark = pytest.mark.docker
 RUN = uuid.uuid4().hex[:6]
@@ -104,11 +106,9 @@ def app_copy(tmp_path: Path, version: str = "1.0", *, dockerfile: str | None = N
 
 def build(docker_client, lab_config: LabConfig, folder: Path, tag: str) -> str:
     """Build a folder as `tag` with the lab's base image and this run's label; the image id."""
-    image, _ = docker_client.images.build(path=str(folder), tag=tag,
-                                          buildargs={"BASE": lab_config.base_image},
-                                          labels={"io.labsupport.test-run": RUN}, rm=True, forcerm=True)
+    image_id = cli_build(folder, tag, base=lab_config.base_image, labels={"io.labsupport.test-run": RUN})
     made_tags.add(tag)
-    return image.id
+    return image_id
 
 
 def tag(source: str, dest: str) -> None:
@@ -350,11 +350,20 @@ def pushing(lab, admin, docker_config_dir, docker_client):
     return lab.config
 
 
-def test_push_passes(pushing):
+def test_push_passes(pushing, admin, docker_client):
     tag(images.local_ref("1.0"), tagging.target_ref(pushing))
     docker_cli("push", tagging.target_ref(pushing))
     result = check("push.pushed", pushing)
     assert result.passed, str(result)
+    # What lesson 05 leaves in the registry: on the containerd store with BuildKit, the index a learner's
+    # `docker build` makes, its image beside a provenance attestation (unknown/unknown); else one manifest.
+    top = admin.manifest(push.repository(pushing), "1.0")
+    buildkit_index = Engine(docker_client).info().image_store == "containerd" and has_buildx() is not None
+    assert top.is_index is buildkit_index
+    if buildkit_index:
+        assert "unknown/unknown" in top.platforms and len(top.attestations) == 1 and len(top.image_platforms) == 1
+        view = admin.remote_view(push.repository(pushing), "1.0")
+        assert (view.index_digest, view.platform) == (top.digest, top.image_platforms[0])
 
 
 def test_push_not_tagged(pushing):
@@ -498,6 +507,68 @@ def test_caching_app_copied_before_the_slow_step(cached, docker_client, tmp_path
                    f"docker push {tagging.target_ref(cached, '1.1')}")
     old, new = (admin.remote_view(push.repository(cached), version) for version in ("1.0", "1.1"))
     assert old.blobs[0] == new.blobs[0] and old.blobs[1] != new.blobs[1]   # only the base is shared
+
+
+def run_hint(hint: str, config: LabConfig) -> None:
+    """Run a check's hint as printed, in a shell, as a learner pastes it; fail with its output if it fails."""
+    done = subprocess.run(hint, shell=True, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"the hint failed: {hint}\n{done.stdout[-800:]}{done.stderr[-1500:]}"
+    for tag_ in ("1.0", "1.1"):
+        made_tags.update({images.local_ref(tag_), tagging.target_ref(config, tag_)})
+
+
+def lower_layers_equal(admin, config: LabConfig) -> bool:
+    """The truth the check must find: 1.0 and 1.1 in the registry share every layer below 1.0's top one."""
+    old, new = (admin.remote_view(push.repository(config), version) for version in ("1.0", "1.1"))
+    return old.diff_ids[:-1] == new.diff_ids[: len(old.diff_ids) - 1]
+
+
+def changed_app(tmp_path: Path, config: LabConfig) -> Path:
+    """The learner's own copy of the app (where lesson 06 works), its script and VERSION changed."""
+    work = caching.work_dir(config)
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(app_copy(tmp_path, "1.1"), work)
+    script = work / "hello.sh"
+    script.write_text(script.read_text() + "echo changed in lesson 06\n")
+    return work
+
+
+def test_caching_after_a_pull_back_by_digest_judges_what_the_registry_holds(cached, docker_client, tmp_path,
+                                                                            admin):
+    """Lesson 05 then 06 as a learner does them: 1.0 pushed, removed, pulled back by digest (its content is in
+    the store again), 1.1 built from a changed copy reusing the cached RUN step, pushed."""
+    push_version(cached, docker_client, APP, "1.0")
+    digest = admin.head_manifest(push.repository(cached), "1.0")
+    docker_cli("rmi", images.local_ref("1.0"), tagging.target_ref(cached, "1.0"))
+    pulled = f"{cached.registry}/{push.repository(cached)}@{digest}"
+    docker_cli("pull", pulled)
+    made_tags.add(pulled)
+    push_version(cached, docker_client, changed_app(tmp_path, cached), "1.1")
+    result = check("caching.minimal-upload", cached)
+    if lower_layers_equal(admin, cached):
+        assert result.passed, str(result)
+    else:
+        assert_mistake(result, "lower-layers-rebuilt", f"docker push {tagging.target_ref(cached, '1.0')}")
+
+
+def test_caching_after_a_no_cache_rebuild_blames_the_cache_and_its_hint_fixes_it(cached, docker_client, tmp_path,
+                                                                                 admin):
+    """Lesson 06's own `--no-cache` rebuild leaves a second RUN layer in the build cache; a 1.1 built after it
+    may reuse that one. The Dockerfile's order is right, so the hint must not say to reorder it."""
+    push_version(cached, docker_client, APP, "1.0")
+    docker_cli("build", "--no-cache", "-q", "-t", images.local_ref("1.0"), "--build-arg",
+               f"BASE={cached.base_image}", str(APP))
+    push_version(cached, docker_client, changed_app(tmp_path, cached), "1.1")
+    result = check("caching.minimal-upload", cached)
+    if lower_layers_equal(admin, cached):
+        assert result.passed, str(result)
+        return
+    assert_mistake(result, "lower-layers-rebuilt", f"docker push {tagging.target_ref(cached, '1.0')}",
+                   f"docker push {tagging.target_ref(cached, '1.1')}")
+    assert "move `COPY" not in result.hint and "RUN mkdir" in result.message
+    run_hint(result.hint, cached)
+    again = check("caching.minimal-upload", cached)
+    assert again.passed, str(again)
 
 
 def test_caching_1_1_without_the_app_layer(cached, docker_client, tmp_path):

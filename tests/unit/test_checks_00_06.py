@@ -156,9 +156,10 @@ def test_diagnose_answer_accepts_a_challenge(config):
 
 # -- push and caching ----------------------------------------------------------------------------------------
 
-def view(tag: str, *digests: str) -> RemoteView:
+def view(tag: str, *digests: str, diff_ids: str = "") -> RemoteView:
     return RemoteView("alice/hello-lab", tag, "sha256:" + "m" * 64, "", "sha256:" + "c" * 64,
-                      tuple(Blob(f"sha256:{d * 64}", 100) for d in digests))
+                      tuple(Blob(f"sha256:{d * 64}", 100) for d in digests),
+                      diff_ids=tuple(f"sha256:{d.upper() * 64}" for d in (diff_ids or "".join(digests))))
 
 
 def test_push_command_tags_first_only_when_needed(config):
@@ -179,9 +180,25 @@ def test_push_command_tags_first_only_when_needed(config):
 ])
 def test_layer_comparison(old, new, shared, changed, same):
     before, after = view("1.0", *old), view("1.1", *new)
-    assert caching.shared_base(before.blobs, after.blobs) == shared
+    assert caching.shared_base(before, after) == shared
     assert caching.changed_lower_layers(before, after) == changed
     assert caching.same_layers(before, after) is same
+
+
+def test_a_layer_compressed_into_another_blob_is_still_the_same_layer():
+    before = view("1.0", "a", "b", "c")
+    after = view("1.1", "a", "e", "d", diff_ids="abd")     # the middle layer: same content, another blob
+    assert (caching.shared_base(before, after), caching.changed_lower_layers(before, after)) == (2, 0)
+    assert caching.same_layers(before, view("1.1", "x", "y", "z", diff_ids="abc"))
+    assert caching.changed_lower_layers(before, view("1.1", "a", "e", "d", diff_ids="aed")) == 1
+
+
+def test_rebuild_both_builds_and_pushes_1_0_before_1_1(config):
+    command = caching.rebuild_both_command(config)
+    assert command.index("docker build -t hello-lab:1.0") < command.index(
+        "docker push localhost:5000/alice/hello-lab:1.0") < command.index("-t hello-lab:1.1") < command.index(
+        "docker push localhost:5000/alice/hello-lab:1.1")
+    assert "--no-cache" not in command
 
 
 def test_reorder_command_rebuilds_and_pushes_both_versions(config):
