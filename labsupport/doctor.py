@@ -1,12 +1,16 @@
 """`labsupport doctor`: every precondition of the course, one line each, with the command that fixes it.
 
-A finding is ok, warn (the course works, with a caveat) or fail (something blocks the course).
+A finding is ok, warn (the course works, with a caveat) or fail (something blocks the course). Besides the
+preconditions it says which image store (classic or containerd) and which builder (the legacy builder or
+BuildKit through buildx) the learner has, and in a sentence what that pair changes in the course.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from .config import LabConfig
@@ -27,23 +31,65 @@ class Finding:
     fix: str = ""
 
 
-def buildkit_available() -> tuple[bool, str]:
-    """Whether `docker build` can use BuildKit here (the buildx plugin, or an older CLI's built-in BuildKit)."""
-    docker = shutil.which("docker")
+def buildkit_available(env: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """Whether `docker build` uses BuildKit here, and how, asked the way the learner's client decides.
+
+    The docker CLI on PATH, with the environment's DOCKER_CONFIG (its `cli-plugins/` holds buildx on Docker
+    Desktop and on a learner's Engine install), runs `docker buildx version`: with the plugin, CLI 23+ builds
+    with BuildKit unless DOCKER_BUILDKIT=0. Without it, CLI 23+ falls back to the legacy builder, and an
+    older CLI (18.09-22) has BuildKit built in behind DOCKER_BUILDKIT=1.
+    """
+    env = dict(os.environ if env is None else env)
+    docker = shutil.which("docker", path=env.get("PATH"))
     if not docker:
         return False, "no docker command on PATH"
     try:
-        buildx = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=15)
-        if buildx.returncode == 0:
-            return True, "buildx " + buildx.stdout.split()[1] if len(buildx.stdout.split()) > 1 else "buildx"
+        buildx = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=15,
+                                env=env, check=False)
         version = subprocess.run([docker, "version", "--format", "{{.Client.Version}}"],
-                                 capture_output=True, text=True, timeout=15).stdout.strip()
+                                 capture_output=True, text=True, timeout=15, env=env, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         return False, f"could not ask the docker CLI: {exc}"
     major = int(version.split(".")[0]) if version[:1].isdigit() else 0
+    where = _plugins_folder(env)
+    if buildx.returncode == 0:
+        words = buildx.stdout.split()
+        plugin = f"buildx {words[1]}" if len(words) > 1 else "buildx"
+        if env.get("DOCKER_BUILDKIT") == "0":
+            return False, f"legacy builder: DOCKER_BUILDKIT=0 is set, though {plugin} is installed"
+        return True, f"BuildKit through {plugin} (docker CLI {version or '?'}, docker build uses it)"
     if 18 <= major < 23:
         return True, f"docker CLI {version} (DOCKER_BUILDKIT=1 docker build)"
-    return False, f"docker CLI {version} without the buildx plugin"
+    return False, (f"legacy builder: docker CLI {version or '?'} without the buildx plugin "
+                   f"(none in {where} nor the system's plugin folders)")
+
+
+def _plugins_folder(env: Mapping[str, str]) -> str:
+    """The client's own plugin folder: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins."""
+    base = env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return os.path.join(base, "cli-plugins")
+
+
+#: What each (image store, BuildKit?) pair changes in the course, in one sentence.
+_WHAT_IT_CHANGES = {
+    ("containerd", True): "docker build makes an image index holding your image and a provenance attestation "
+                          "(unknown/unknown), so the image id is the index's digest, docker push uploads the "
+                          "attestation too and names blobs by compressed digest, and every rebuild, even a "
+                          "fully cached one, makes a new digest",
+    ("containerd", False): "images are kept as registry manifests, so the image id is the manifest's digest "
+                           "(not the config's), docker push names blobs by compressed digest, and "
+                           "lesson 07's --secret build needs BuildKit (the buildx plugin)",
+    ("classic", True): "the image id is the config's digest and docker push sends one plain manifest, naming "
+                       "layers by their uncompressed diff ids; BuildKit builds but adds no attestation here",
+    ("classic", False): "the image id is the config's digest and docker push sends one plain manifest, naming "
+                        "layers by their uncompressed diff ids; lesson 07's --secret build needs BuildKit "
+                        "(the buildx plugin) and is skipped",
+}
+
+
+def course_note(image_store: str, buildkit: bool) -> str:
+    """The one sentence that says what this image store and builder change in the course."""
+    return _WHAT_IT_CHANGES[("containerd" if image_store == "containerd" else "classic", buildkit)]
 
 
 def diagnose(config: LabConfig | None = None) -> list[Finding]:
@@ -61,16 +107,29 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
 
     info = Engine(client, config=config).info()
     findings.append(Finding("engine", OK, f"Docker {info.version} at {info.host}, {info.image_store} image store"))
+    ok, builder = buildkit_available()
     lab = Lab(config, client=client)
     findings.append(_container(lab))
     findings.extend(_registry_http(config))
     findings.append(_credential(config))
     findings.append(_base_image(client, config))
     findings.append(_disk(config))
-    ok, detail = buildkit_available()
-    findings.append(Finding("buildkit", OK if ok else WARN, detail,
-                            "" if ok else "install the buildx plugin (only lesson 07's --secret demo needs it)"))
+    findings.append(_image_store(info.image_store, info.storage_driver))
+    findings.append(Finding("buildkit", OK if ok else WARN, builder,
+                            "" if ok else "install the buildx plugin into the Docker client's cli-plugins/ "
+                            "(only lesson 07's --secret demo needs it)"))
+    findings.append(Finding("course", OK, f"{info.image_store} image store + "
+                            f"{'BuildKit' if ok else 'legacy builder'}: {course_note(info.image_store, ok)}"))
     return findings
+
+
+def _image_store(image_store: str, storage_driver: str) -> Finding:
+    if image_store == "containerd":
+        return Finding("image-store", OK, "containerd image store (docker info: driver-type "
+                       f"io.containerd.snapshotter.v1, snapshotter {storage_driver or '?'}), as Docker Desktop "
+                       "and new Engine installs have")
+    return Finding("image-store", OK, f"classic image store (storage driver {storage_driver or '?'}), as "
+                   "older Engine installs have")
 
 
 def _container(lab: Lab) -> Finding:

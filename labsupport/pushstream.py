@@ -2,17 +2,21 @@
 
 The engine writes one JSON object per progress update. Lines with an `id` talk about one blob:
 `Preparing`, `Waiting`, `Pushing` (with `progressDetail.current/total`), `Pushed`, `Layer already exists`,
-`Mounted from <repo>`, `Retrying in N seconds`. Lines without an id are messages: "The push refers to
-repository [...]" first and "<tag>: digest: sha256:… size: N" last, followed on the classic image store by
-an `aux` line `{"Tag", "Digest", "Size"}`. A failure is a line with `error`/`errorDetail` (docker-py does
-not raise for it): `PushAccumulator.feed` turns it into `PushFailed` with an explanation and a fix.
+`Already exists`, `Mounted from <repo>`, `Retrying in N seconds`. Lines without an id are messages: "The push
+refers to repository [...]" first and "<tag>: digest: sha256:… size: N" last, followed on the classic image
+store by an `aux` line `{"Tag", "Digest", "Size"}`. A failure is a line with `error`/`errorDetail` (docker-py
+does not raise for it): `PushAccumulator.feed` turns it into `PushFailed` with an explanation and a fix.
 
-The ids differ by image store. The classic store names a layer by the first 12 hex digits of its diff id
-(the sha256 of the uncompressed tar) and counts `Pushing` bytes in uncompressed tar bytes against the
-layer's file bytes. The containerd store (Docker Desktop's default) names every blob by the first 12 hex
-digits of its compressed blob digest, counts compressed bytes, has no `Preparing` step, says "Already
-exists" for a config or manifest, may list the config and manifests among the ids, and ends without an
-`aux` line. `layer_outcomes` maps either kind of id to the pushed manifest's blobs.
+The ids differ by image store (both seen in the streams recorded in tests/data/push-streams). The classic
+store names a layer by the first 12 hex digits of its diff id (the sha256 of the uncompressed tar), starts
+each with `Preparing` and counts `Pushing` bytes in tar bytes against the layer's file bytes. The containerd
+store (Docker Desktop's default) names blobs by the first 12 hex digits of their compressed digest, has no
+`Preparing` step (it repeats `Waiting` instead), counts compressed bytes, ends without an `aux` line, and
+pushes what the tag names: with BuildKit an image index, whose digest the last line gives. It lists every
+blob of that index except its manifests and configs, so besides the image's layers the stream names the
+attestation manifest's blob (the provenance statement, an in-toto document), which it reports as "Already
+exists" (not "Layer already exists") when the registry has it. Neither store lists the image config.
+`layer_outcomes` maps either kind of id to the pushed manifest's layers and leaves the others out.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ _PHASES = {
 }
 _OUTCOMES = {PushPhase.PUSHED: "pushed", PushPhase.EXISTS: "exists", PushPhase.MOUNTED: "mounted"}
 _MOUNTED = "Mounted from "
+_NOT_A_LAYER_EXISTS = "Already exists"  # containerd's status for a blob that is not a layer; layers get "Layer …"
 _RETRYING = re.compile(r"^Retrying in (\d+) seconds?")
 _REFERS = re.compile(r"^The push refers to (?:a )?repository \[(?P<repository>[^\]]+)\]")
 _DIGEST_LINE = re.compile(r"^(?P<tag>\S+): digest: (?P<digest>[a-z0-9]+:[0-9a-f]+) size: (?P<size>\d+)")
@@ -60,6 +65,7 @@ class LayerProgress:
     source: str | None = None
     retries: int = 0
     retry_in: int = 0
+    not_a_layer: bool = False   # the containerd store said "Already exists": its word for a blob not a layer
 
     @property
     def outcome(self) -> str | None:
@@ -162,6 +168,8 @@ class PushAccumulator:
             state = self._layers[event.layer] = LayerProgress(event.layer, event.phase)
         if state.phase.done and not event.phase.done:
             return  # a late progress line never undoes a finished layer
+        if status == _NOT_A_LAYER_EXISTS:
+            state.not_a_layer = True
         state.phase = event.phase
         if event.phase is PushPhase.PUSHING:
             state.current = event.current
@@ -202,9 +210,11 @@ def layer_outcomes(layers: Iterable[LayerProgress], *, diff_ids: Sequence[str] =
     An id is matched first against `diff_ids` (classic store: diff-id prefixes; the blob then comes from the
     remote view's diff_ids→blobs pairing, or from pairing `diff_ids` with its blobs in order), then against
     the remote view's blob digests (containerd store). Ids that match neither while a remote view is given
-    are not layers (a config or manifest) and are left out. Without a remote view the bytes are the stream's
-    own `Pushing` totals: for the classic store the layer's uncompressed file bytes, for containerd its
-    compressed size, and 0 for a layer that already existed or was mounted (the stream gives no size then).
+    are not layers of the pushed image (the containerd store lists the attestation's blob too) and are left
+    out; so is, without one, an id the stream itself called no layer ("Already exists"). Without a remote
+    view the bytes are the stream's own `Pushing` totals: for the classic store the layer's uncompressed file
+    bytes, for containerd its compressed size, and 0 for a layer that already existed or was mounted (the
+    stream gives no size then).
     """
     blobs = remote.blobs if remote else ()
     pairs = _diff_id_pairs(diff_ids, remote)
@@ -213,8 +223,8 @@ def layer_outcomes(layers: Iterable[LayerProgress], *, diff_ids: Sequence[str] =
         if item.outcome is None:
             continue
         position, blob = _match(item.id, diff_ids, pairs, blobs)
-        if blob is None and position is None and remote is not None:
-            continue  # not a layer of the pushed manifest: the config or a manifest (containerd lists them)
+        if blob is None and position is None and (remote is not None or item.not_a_layer):
+            continue  # not a layer of the pushed image: the attestation's blob (containerd lists it)
         if blob is not None:
             outcome = LayerOutcome(item.id, item.outcome, blob.size, blob.digest)
         else:
@@ -253,13 +263,15 @@ _KNOWN = (  # (kind, substrings of the engine's text, lowercased; a tuple: all o
     ("no-local-image", ("an image does not exist locally with the tag",)),
     ("tag-missing", ("tag does not exist",)),
     ("https-required", ("server gave http response to https client",)),
-    ("registry-full", (("no space left on device", "filesystem: "),)),  # the registry's storage driver said it
+    # the registry's storage driver said it (classic), or the registry's log that engine.py adds says it
+    ("registry-full", (("no space left on device", "filesystem: "), ("no space left on device", "registry's log"))),
     ("disk-full", ("no space left on device",)),
     ("no-credentials", ("no basic auth credentials",)),
-    ("unauthorized", ("unauthorized:", "incorrect username or password")),
+    ("unauthorized", ("unauthorized:", "incorrect username or password", ": 401 unauthorized")),
     ("denied", ("requested access to the resource is denied", "insufficient_scope", "push access denied")),
     ("registry-down", ("connection refused", "dial tcp", "no such host", "i/o timeout", "no route to host",
-                       "connection reset by peer", "network is unreachable", "tls handshake timeout")),
+                       "connection reset by peer", "network is unreachable", "tls handshake timeout",
+                       (": eof", "failed to do request"))),   # containerd: the registry died mid-request
 )
 _HUB_KINDS = {"no-credentials", "unauthorized", "denied", "registry-down"}
 
@@ -325,8 +337,12 @@ def _no_local_image(*, shown: str, name: str, **_: object) -> tuple[str, str]:
 
 
 def _tag_missing(*, shown: str, name: str, tag: str, **_: object) -> tuple[str, str]:
-    return (f"{name} exists locally, but not with the tag {tag}",
-            f"docker images {name}   (to see its tags), then: docker tag <image> {shown}")
+    # The classic store says this only when `name` exists with other tags; the containerd store says it for
+    # a name that does not exist locally at all too, so the text covers both.
+    explanation = (f"no local image is named {shown}: {name} has no tag {tag} here (or no local image has "
+                   "that name at all), and docker push sends only an image the engine holds under exactly "
+                   "that name")
+    return explanation, f"docker images {name}   (the tags it has, if any), then: docker tag <image> {shown}"
 
 
 def _https_required(*, host: str, shown: str, name: str, lab: str, tag: str, **_: object) -> tuple[str, str]:

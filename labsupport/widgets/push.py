@@ -1,8 +1,13 @@
 """PushMonitor: a live view of one `docker push`, one progress bar per layer, then the push's summary.
 
 The push itself is an injected `runner(on_event) -> PushReport` (the lead wires it to the engine), so this
-module never touches Docker. Layer ids are whatever the engine's stream uses: a diff id prefix on the classic
-image store, a compressed blob digest prefix on the containerd store.
+module never touches Docker. Row ids are whatever the engine's stream uses: a diff id prefix on the classic
+image store, a compressed blob digest prefix on the containerd store. Once the report is in, each row says what
+its blob is: "layer N of M" (the report's layers, bottom first), "the manifest the tag names", "the image
+config", or "the attestation (provenance)": the containerd store lists every blob of the index it pushes but
+its manifests and configs, so a blob that is not one of the image's layers is the provenance statement
+BuildKit attached. The summary's total is the sum of its rows: the layers' compressed sizes from the report,
+and for the other rows the stream's own byte counts (compressed on the containerd store, hence exact).
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ class PushMonitor(TextRepr, widgets.VBox):
         self.renders = 0                       # layer bar updates sent to the view, for tests of throttling
         self._runner = runner
         self._clock = clock
+        self._image = image.image if isinstance(image, ImageDiff) else image
         self._titles = _layer_titles(image)
         self._layers: dict[str, tuple[PushPhase, int, int]] = {}
         self._sources: dict[str, str] = {}
@@ -211,18 +217,58 @@ class PushMonitor(TextRepr, widgets.VBox):
             self._draw_layer(outcome.id)
 
     def _role(self, layer_id: str) -> str:
-        """What a row is when the report says it is no layer (containerd also lists config and manifest)."""
+        """What a row's blob is, once the report says which ids are the image's layers; "" before."""
         report = self.report
-        if report is None or not report.layers or any(item.id == layer_id for item in report.layers):
+        if report is None or not report.layers:
             return ""
-        if short_digest(report.digest).startswith(layer_id.lower()):
-            return "the manifest"
-        return "not a layer: the image config"
+        for position, item in enumerate(report.layers):
+            if item.id == layer_id:
+                return f"layer {position + 1} of {len(report.layers)}"
+        short = layer_id.lower()
+        if short_digest(report.digest).startswith(short):
+            return "the manifest the tag names"
+        image_id = self._image.image_id if self._image is not None else ""
+        if image_id and image_id != report.digest and short_digest(image_id).startswith(short):
+            return "the image config"       # the classic store's image id is its config's digest
+        return "the attestation (provenance)"
+
+    def _title(self, layer_id: str) -> str:
+        """The instruction that made a layer row: by its id, else by its position among the report's layers."""
+        title = self._titles.get(layer_id[:12], "")
+        if title or self.report is None or self._image is None:
+            return title
+        steps = self._image.fs_layers
+        positions = [index for index, item in enumerate(self.report.layers) if item.id == layer_id]
+        if positions and len(steps) == len(self.report.layers):
+            return steps[positions[0]].instruction
+        return ""
+
+    def _ordered(self, ids) -> list[str]:
+        """Row ids bottom layer first once the report is in (the stream's order before), other blobs last."""
+        ids = list(ids)
+        if self.report is None:
+            return ids
+        rank = {item.id: position for position, item in enumerate(self.report.layers)}
+        return sorted(ids, key=lambda layer_id: rank.get(layer_id, len(rank)))
+
+    def _note(self, layer_id: str) -> str:
+        return " · ".join(part for part in (self._role(layer_id), self._title(layer_id)) if part)
+
+    def _others(self, report: PushReport) -> list[tuple[str, str, PushPhase, int]]:
+        """The finished rows that are not the image's layers: (id, what it is, phase, the stream's bytes)."""
+        layer_ids = {item.id for item in report.layers}
+        rows = []
+        for layer_id, (phase, current, total) in self._layers.items():
+            role = self._role(layer_id)
+            if layer_id in layer_ids or not role or not phase.done:
+                continue
+            rows.append((layer_id, role, phase, max(total, current) if phase is PushPhase.PUSHED else 0))
+        return rows
 
     def _row(self, layer_id: str) -> _LayerRow:
         row = self._rows.get(layer_id)
         if row is None:
-            row = _LayerRow(layer_id, self._titles.get(layer_id[:12], ""))
+            row = _LayerRow(layer_id, self._titles.get(layer_id[:12], ""))  # the title until the report
             self._rows[layer_id] = row
             self._bars.children = tuple(item.box for item in self._rows.values())
         return row
@@ -238,7 +284,7 @@ class PushMonitor(TextRepr, widgets.VBox):
             row.bar.value = current
         row.bar.style.bar_color = _BAR_COLOUR.get(phase, COLOURS["empty"])
         set_classes(row.bar, _BAR_CLASSES, (f"lab-push-bar--{phase.value}",))
-        note = row.title or self._role(layer_id)
+        note = self._note(layer_id) if self.report is not None else row.title
         row.label.value = (f'<code style="{MONO}">{esc(layer_id)}</code> '
                            f'<span class="lab-push-phase" data-phase="{phase.value}">'
                            f'{esc(self._phase_words(layer_id))}</span>'
@@ -257,6 +303,8 @@ class PushMonitor(TextRepr, widgets.VBox):
             sent = next((item.bytes for item in self.report.layers if item.id == layer_id), None)
             if sent:
                 words += f" ({human_bytes(sent)} compressed)"
+            elif sent is None and self._role(layer_id) and max(total, current):
+                words += f" ({human_bytes(max(total, current))})"   # the stream's count: exact on containerd
         return words
 
     def _render(self, _change: object = None) -> None:
@@ -269,6 +317,7 @@ class PushMonitor(TextRepr, widgets.VBox):
             self._summary.value = self._summary_html(self.report)
             for layer_id in self._rows:
                 self._draw_layer(layer_id)
+            self._bars.children = tuple(self._rows[layer_id].box for layer_id in self._ordered(self._rows))
         else:
             self._summary.value = ""
         head = (self._header, self._start_button) if status == "ready" else (self._header,)
@@ -279,26 +328,39 @@ class PushMonitor(TextRepr, widgets.VBox):
                 f'padding:4px 8px">{esc(self._summary_text(report))} in {report.seconds:.1f} s<br>'
                 f'digest <code style="{MONO}">{esc(report.digest)}</code></div>')
 
-    @staticmethod
-    def _summary_text(report: PushReport) -> str:
-        """Bytes sent of the image's total and the layers skipped (no timing, so the text twin is stable)."""
+    def _summary_text(self, report: PushReport) -> str:
+        """Bytes sent, the rows' sum: the image's layers (of its total, and those skipped) and any other blob
+        the stream named (the attestation). No timing, so the text twin is stable."""
         counts = {name: sum(1 for item in report.layers if item.outcome == name)
                   for name in ("pushed", "exists", "mounted")}
         total = report.bytes_uploaded + report.bytes_skipped
         skipped = counts["exists"] + counts["mounted"]
         plural = "s" if counts["pushed"] != 1 else ""
-        return (f"sent {human_bytes(report.bytes_uploaded)} of the image's {human_bytes(total)} "
-                f"({counts['pushed']} layer{plural} uploaded, {skipped} skipped: "
-                f"{counts['exists']} already there, {counts['mounted']} mounted)")
+        layers = (f"({counts['pushed']} layer{plural} uploaded, {skipped} skipped: "
+                  f"{counts['exists']} already there, {counts['mounted']} mounted)")
+        with self._lock:
+            others = self._others(report)
+        if not others:
+            return f"sent {human_bytes(report.bytes_uploaded)} of the image's {human_bytes(total)} {layers}"
+        sent_others = sum(size for _, _, phase, size in others if phase is PushPhase.PUSHED)
+        text = (f"sent {human_bytes(report.bytes_uploaded + sent_others)}: "
+                f"{human_bytes(report.bytes_uploaded)} of the image's {human_bytes(total)} {layers}")
+        pushed = [role for _, role, phase, _ in others if phase is PushPhase.PUSHED]
+        if pushed:
+            text += f" and {human_bytes(sent_others)} for {' and '.join(_unique(pushed))}"
+        for layer_id, role, phase, _ in others:
+            if phase is not PushPhase.PUSHED:
+                text += f"; {role}: {self._phase_words(layer_id)}"
+        return text
 
     def text(self) -> str:
         """The push's state as lines: status, each layer's phase, then the summary or the error."""
         lines = [f"PushMonitor {self.reference}: {self.status}"]
         with self._lock:
-            for layer_id in self._layers:
-                role = self._role(layer_id)
-                role = f" ({role})" if role else ""
-                lines.append(f"  {layer_id:12}  {self._phase_words(layer_id)}{role}")
+            for layer_id in self._ordered(self._layers):
+                note = self._note(layer_id)
+                note = f" — {note}" if note else ""
+                lines.append(f"  {layer_id:12}  {self._phase_words(layer_id)}{note}")
         if self.error is not None:
             lines.extend("  " + line for line in error_text(self.error).splitlines())
         elif self.report is not None:
@@ -307,6 +369,10 @@ class PushMonitor(TextRepr, widgets.VBox):
         elif self.status == "ready":
             lines.append("  not started: click Push or call .start()")
         return "\n".join(lines)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _layer_titles(image: ImageView | ImageDiff | None) -> dict[str, str]:

@@ -4,14 +4,19 @@ The notebook's kernel uses the notebook API (`labsupport`) against the shared te
 on the lab's base image, shows its layers, pushes it twice and proves a myth live. The test compares what the
 page shows with what the engine itself says about the image (the docker SDK), never with constants. The check,
 predict and course-map widgets keep their hand-made inputs: what they need from the lab is tested elsewhere.
+The registry browser is walked by clicks to the layers of an image built and pushed as a learner does it
+(the docker CLI, with the client's plugins): on the containerd store with BuildKit, through an image index.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import textwrap
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker.errors
 import nbformat
@@ -143,10 +148,13 @@ def check_push_monitors(page, layers: int, new_layers: int, digest: str, classic
         expect(monitor.locator(".lab-push-status")).to_have_text("done")
         expect(monitor.locator(".lab-push-summary")).to_contain_text(digest)
     bars = first.locator(".lab-push-bar")
-    if classic:   # the classic store names layers only; containerd's stream also lists config and manifest
+    if classic:   # the classic store names layers only; containerd's may list an attestation's blob too
         expect(bars).to_have_count(layers)
     count = bars.count()
     assert count >= layers
+    extra = first.locator(".lab-push-layer", has_text="the attestation (provenance)")
+    expect(extra).to_have_count(count - layers)                 # each row beyond the layers says what it is
+    expect(first.locator(".lab-push-layer", has_text=re.compile(r"layer \d+ of "))).to_have_count(layers)
     for index in range(count):
         expect(bars.nth(index)).to_have_class(re.compile(r"\blab-push-bar--(pushed|mounted)\b"))
     assert first.locator(".lab-push-bar--pushed").count() >= new_layers
@@ -229,3 +237,98 @@ def test_widgets_on_a_real_image_and_lab(lab_jupyterlab, page, docker_client, la
     shoot(predict, "predict")
     shoot(course, "coursemap")
     shoot(page, "page")
+
+
+# -- the registry browser -------------------------------------------------------------------------------------
+
+BROWSER_DOCKERFILE = """\
+ARG BASE
+FROM ${BASE}
+COPY note.txt /app/note.txt
+CMD ["cat", "/app/note.txt"]
+"""
+
+
+def build_and_push_as_a_learner(folder: Path, ref: str, base: str, docker_config: Path) -> None:
+    """`docker build` and `docker push` with the docker CLI and the learner's client config (its plugins)."""
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(BROWSER_DOCKERFILE)
+    (folder / "note.txt").write_text(f"{ref}\n")
+    env = {**os.environ, "DOCKER_CONFIG": str(docker_config)}
+    for command in (["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", ref, str(folder)],
+                    ["docker", "push", "-q", ref]):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300,
+                              check=False)
+        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
+
+
+@pytest.fixture
+def browsed_image(docker_client, lab, docker_config_dir, tmp_path) -> Iterator[tuple[str, str]]:
+    """A repository (hd2-browse-…) holding tag 1.0, pushed as a learner pushes it; its local tag removed after."""
+    repository = f"hd2-browse-{uuid.uuid4().hex[:8]}"
+    ref = lab.config.ref(repository, "1.0")
+    build_and_push_as_a_learner(tmp_path / "browse-app", ref, lab.config.base_image, docker_config_dir)
+    yield f"{lab.config.learner}/{repository}", ref
+    try:
+        docker_client.images.remove(ref)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def test_registry_browser_walks_to_the_layers_of_a_pushed_image(lab_jupyterlab, page, docker_client, lab,
+                                                                browsed_image, docker_config_dir):
+    """Click the repository, the tag and, where the tag names an index (the containerd store with BuildKit),
+    the engine's platform: the image's layers appear, as the registry lists them."""
+    from playwright.sync_api import expect
+
+    from labsupport.dockerconfig import Credential
+    from labsupport.registry import RegistryClient
+
+    repository, _ = browsed_image
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from labsupport import RegistryBrowser\nRegistryBrowser()")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                       "language": "python"}
+    nbformat.write(notebook, str(lab_jupyterlab.root / "browser.ipynb"))
+    run_all_cells(page, lab_jupyterlab.notebook_url("browser.ipynb"), cells=1)
+
+    engine = Engine(docker_client)
+    user, password = lab.auth()
+    with RegistryClient(lab.config.registry_url, credential=Credential(user, password)) as registry:
+        top = registry.manifest(repository, "1.0")
+        image = registry.image_manifest(repository, "1.0", engine.platform())
+    buildx = (docker_config_dir / "cli-plugins" / "docker-buildx").exists()
+    assert top.is_index is (engine.info().image_store == "containerd" and buildx), top.media_type
+
+    browser = page.locator(".jp-OutputArea-output .lab-registry-browser")
+    expect(browser).to_have_count(1)
+    browser.locator("button.lab-repo", has_text=repository).click()
+    browser.locator("button.lab-tag", has_text="1.0").click()
+    shown = browser.locator(".lab-registry-manifest")
+    expect(shown).to_contain_text(top.digest)
+    layers_at = shown
+    if top.is_index:
+        expect(shown.locator(".lab-registry-layer")).to_have_count(0)   # an index has no layers of its own
+        expect(shown).to_contain_text("an image index")
+        (proof,) = top.attestations
+        attestation = browser.locator("button.lab-registry-attestation")
+        expect(attestation).to_have_text(f"attestation (provenance) of sha256:{image.digest[7:19]}…")
+        platform = browser.locator("button.lab-registry-platform", has_text=engine.platform())
+        expect(platform).to_have_count(1)
+        platform.click()
+        layers_at = browser.locator(".lab-registry-entry-manifest")
+        expect(layers_at).to_contain_text(image.digest)
+        expect(layers_at).to_contain_text(image.config.digest)
+    rows = layers_at.locator(".lab-registry-layer")
+    expect(rows).to_have_count(len(image.layers))
+    assert [rows.nth(i).get_attribute("data-digest") for i in range(len(image.layers))] == [
+        blob.digest for blob in image.layers]
+    shoot(browser, "registry-browser")
+    if top.is_index:
+        browser.locator("button.lab-registry-attestation").click()
+        statement = browser.locator(".lab-registry-entry-manifest")
+        expect(statement).to_contain_text("the in-toto statement BuildKit wrote about the build")
+        expect(statement.locator(".lab-registry-layer")).to_have_count(1)
+        expect(statement).to_contain_text("application/vnd.in-toto+json")
+        assert proof in (statement.text_content() or "")
+        shoot(browser, "registry-browser-attestation")

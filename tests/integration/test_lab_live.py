@@ -20,6 +20,7 @@ from labsupport.doctor import FAIL, OK, diagnose
 from labsupport.errors import PortInUse
 from labsupport.lab import Lab
 from tests.conftest import free_port, lab_env
+from tests.conftest import new_docker_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -85,7 +86,7 @@ def test_an_image_pushed_before_down_and_up_is_still_there(private_lab, docker_c
     config = private_lab.config
     target = f"{config.registry}/{config.learner}/keep:1"
     docker_client.images.get(config.base_image).tag(target)
-    docker_env = {**os.environ, "DOCKER_CONFIG": str(tmp_path)}
+    docker_env = {**os.environ, "DOCKER_CONFIG": str(new_docker_config(tmp_path / "docker-config"))}
     login = subprocess.run(["docker", "login", config.registry, "-u", config.learner, "--password-stdin"],
                            input=private_lab.password(), capture_output=True, text=True, env=docker_env)
     assert login.returncode == 0, login.stderr
@@ -138,6 +139,30 @@ def test_doctor_is_all_ok_on_a_running_lab_with_a_login(lab, docker_config_dir):
     # BuildKit may be missing on an engine without the buildx plugin: that is a warning, not a failure.
     assert [line for line in failing if "buildkit" not in line] == [], result.stdout
     assert result.returncode == 0
+
+
+def test_doctor_names_the_image_store_and_the_builder_of_the_engine_it_runs_against(lab, docker_client,
+                                                                                   docker_config_dir):
+    """The store from `docker info` (DriverStatus driver-type), the builder from the client config's plugins:
+    what this pass runs (classic + legacy builder, or containerd + BuildKit), not what the doctor assumes."""
+    result = cli(lab.config, "doctor", "--json", env={"DOCKER_CONFIG": str(docker_config_dir)})
+    findings = {item["name"]: item for item in json.loads(result.stdout)["checks"]}
+    status = {str(key): str(value) for key, value in docker_client.info().get("DriverStatus") or []}
+    store = "containerd" if status.get("driver-type") == "io.containerd.snapshotter.v1" else "classic"
+    buildx = (docker_config_dir / "cli-plugins" / "docker-buildx").exists()
+    assert findings["image-store"]["status"] == OK
+    assert findings["image-store"]["detail"].startswith(f"{store} image store"), findings["image-store"]
+    assert findings["buildkit"]["status"] == (OK if buildx else "warn"), findings["buildkit"]
+    builder = "BuildKit through buildx" if buildx else "legacy builder: docker CLI"
+    assert findings["buildkit"]["detail"].startswith(builder), findings["buildkit"]
+    course = findings["course"]["detail"]
+    assert course.startswith(f"{store} image store + {'BuildKit' if buildx else 'legacy builder'}: "), course
+    if store == "containerd" and buildx:
+        assert "index" in course and "attestation" in course and "new digest" in course
+    if store == "classic":
+        assert "config's digest" in course and "attestation" not in course.split(";")[0]
+    text = cli(lab.config, "doctor", env={"DOCKER_CONFIG": str(docker_config_dir)}).stdout
+    assert f"image-store {store} image store" in text and "course" in text
 
 
 def test_a_deleted_state_folder_is_rebuilt_and_the_registry_follows(private_lab):

@@ -1,4 +1,5 @@
-"""PushMonitor fed by recorded push streams: classic (ids are diff id prefixes) and containerd (blob ids)."""
+"""PushMonitor fed by push streams recorded from both engines: classic (ids are diff id prefixes) and containerd
+(blob ids, the attestation's blob among them), with the reports the engine makes of them."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from labsupport.model import (
     PushEvent,
     PushPhase,
     PushReport,
+    RemoteView,
 )
-from labsupport.pushstream import event_from_line
+from labsupport.pushstream import PushAccumulator, event_from_line, layer_outcomes
 from labsupport.widgets import PushMonitor
+from labsupport.widgets.common import human_bytes
 
 STREAMS = Path(__file__).resolve().parents[1] / "data" / "push-streams"
 
@@ -42,14 +45,22 @@ def classic_ids(name: str) -> list[str]:
     return [diff_id.split(":")[1][:12] for diff_id in meta(name)["diff_ids"]]
 
 
-def recorded_report(name: str, outcome: str, *, by_blob: bool = False) -> PushReport:
-    """The PushReport of a recorded push: each manifest blob paired with its stream id."""
+def recorded_report(name: str, outcome: str | None = None, *, by_blob: bool = False) -> PushReport:
+    """The PushReport the engine makes of a recorded push: the stream read by PushAccumulator, its ids matched
+    to the registry's view of the tag (for an index, its image for the engine's platform) by layer_outcomes."""
     info = meta(name)
-    ids = ([blob["digest"].split(":")[1][:12] for blob in info["manifest_layers"]] if by_blob
-           else classic_ids(name))
-    layers = tuple(LayerOutcome(layer_id, outcome, blob["size"], blob["digest"])
-                   for layer_id, blob in zip(ids, info["manifest_layers"]))
-    return PushReport(info["reference"], info["manifest_digest"], 942, layers, seconds=0.42)
+    lines = [json.loads(line) for line in (STREAMS / f"{name}.jsonl").read_text().splitlines()]
+    acc = PushAccumulator(info["reference"])
+    list(acc.consume(lines))
+    repository, tag = info["reference"].split("/", 1)[1].rsplit(":", 1)
+    remote = RemoteView(repository, tag, info.get("image_manifest_digest", info["manifest_digest"]), "",
+                        info["config_digest"], tuple(Blob(blob["digest"], blob["size"], blob["media_type"])
+                                                     for blob in info["manifest_layers"]),
+                        tuple(info["config_diff_ids"]))
+    layers = layer_outcomes(acc.layers, diff_ids=info["diff_ids"], remote=remote)
+    if outcome is not None:
+        assert {item.outcome for item in layers} == {outcome}, name
+    return PushReport(info["reference"], acc.finish().digest, acc.finish().size, layers, seconds=0.42)
 
 
 def scripted(events: list[PushEvent], report: PushReport | None = None, error: Exception | None = None):
@@ -113,46 +124,127 @@ def test_classic_cross_repository_mount_names_the_source():
     assert "0 mounted" not in monitor._summary.value and "3 mounted" in monitor._summary.value
 
 
+STEPS = ("ADD rootfs.tar /", "RUN echo built-by-the-recorder > /etc/recorded && mkdir -p /app",
+         "COPY app.txt /app/app.txt")
+
+
+def containerd_image(name: str) -> ImageView:
+    """The local image as the containerd store shows it: its id is the index digest, its layers diff ids."""
+    info = meta(name)
+    layers = tuple(Layer(diff_id, 1000, step) for diff_id, step in zip(info["diff_ids"], STEPS))
+    return ImageView(info["image_id"], ("hello-lab:1.0",), layers)
+
+
 def containerd_diff(name: str) -> ImageDiff:
     """The pushed image as a diff whose layers know their blobs, so blob-prefix ids get their instruction."""
     info = meta(name)
-    steps = ("ADD file:0a1b in /", "COPY hello.sh /app/hello.sh", "RUN chmod +x /app/hello.sh")
-    layers = tuple(Layer(diff_id, 1000, step) for diff_id, step in zip(info["diff_ids"], steps))
+    image = containerd_image(name)
     blobs = [Blob(blob["digest"], blob["size"], blob["media_type"]) for blob in info["manifest_layers"]]
-    return ImageDiff(ImageView("sha256:" + "ee" * 32, ("hello-lab:1.0",), layers), "learner/hello-lab",
+    return ImageDiff(image, "learner/hello-lab",
                      tuple(LayerDiff(layer, LayerState.UPLOAD, blob=blob, upload_bytes=blob.size)
-                           for layer, blob in zip(layers, blobs)))
+                           for layer, blob in zip(image.layers, blobs)))
 
 
-def test_containerd_first_push_names_blobs_and_marks_config_and_manifest():
+def blob_ids(name: str) -> list[str]:
+    return [blob["digest"].split(":")[1][:12] for blob in meta(name)["manifest_layers"]]
+
+
+def statement(name: str) -> dict:
+    """The attestation manifest's one blob: BuildKit's provenance statement (in-toto JSON)."""
+    (blob,) = [layer for item in meta(name)["attestations"] for layer in item["layers"]]
+    return blob
+
+
+def containerd_monitor(name: str, **kwargs) -> PushMonitor:
+    report = recorded_report(name)
+    return PushMonitor(report.reference, scripted(recorded_events(name), report), autostart=True, **kwargs)
+
+
+@pytest.mark.parametrize("image", ["diff", "view"])
+def test_containerd_first_push_rows_say_layer_n_and_the_attestation(image):
     name = "containerd-first-push"
-    report = recorded_report(name, "pushed", by_blob=True)
-    monitor = PushMonitor(report.reference, scripted(recorded_events(name), report),
-                          image=containerd_diff(name), autostart=True)
-    blob_ids = [blob["digest"].split(":")[1][:12] for blob in meta(name)["manifest_layers"]]
-    config_id = meta(name)["config_digest"].split(":")[1][:12]
-    manifest_id = report.digest.split(":")[1][:12]
-    assert set(monitor.layers) == {*blob_ids, config_id, manifest_id}
+    shown = containerd_diff(name) if image == "diff" else containerd_image(name)
+    monitor = containerd_monitor(name, image=shown)
+    layers, proof = blob_ids(name), statement(name)
+    proof_id = proof["digest"].split(":")[1][:12]
+    assert set(monitor.layers) == {*layers, proof_id}         # the config and the manifests are not listed
     assert all(phase is PushPhase.PUSHED for phase, _, _ in monitor.layers.values())
-    assert monitor.layers[blob_ids[0]] == (PushPhase.PUSHED, 1_068_519, 1_068_519)   # compressed counts
-    assert "ADD file:0a1b in /" in monitor._rows[blob_ids[0]].label.value
-    assert "RUN chmod" in monitor._rows[blob_ids[2]].label.value
-    assert "the manifest" in monitor._rows[manifest_id].label.value
-    assert "not a layer" in monitor._rows[config_id].label.value
-    assert "3 layers uploaded, 0 skipped" in monitor._summary.value     # the report, not the bar count
-    assert f"{manifest_id}  pushed (the manifest)" in monitor.text()
+    size = meta(name)["manifest_layers"][0]["size"]
+    assert monitor.layers[layers[0]] == (PushPhase.PUSHED, size, size)    # compressed counts
+    for position, (layer_id, step) in enumerate(zip(layers, STEPS)):
+        label = monitor._rows[layer_id].label.value
+        assert f"layer {position + 1} of 3" in label and step.split()[0] in label, label
+    label = monitor._rows[proof_id].label.value
+    assert "the attestation (provenance)" in label and "config" not in label and "layer " not in label
+    assert f"pushed ({human_bytes(proof['size'])})" in label
+    sent = monitor.report.bytes_uploaded + proof["size"]
+    summary = (f"sent {human_bytes(sent)}: {human_bytes(monitor.report.bytes_uploaded)} of the image&#x27;s "
+               f"{human_bytes(monitor.report.bytes_uploaded)} (3 layers uploaded, 0 skipped: 0 already there, "
+               f"0 mounted) and {human_bytes(proof['size'])} for the attestation (provenance)")
+    assert summary in monitor._summary.value
+    text = repr(monitor)
+    assert f"{proof_id}  pushed ({human_bytes(proof['size'])}) — the attestation (provenance)" in text
+    assert f"{layers[0]}  pushed ({human_bytes(size)} compressed) — layer 1 of 3 · ADD" in text
+    rows = [line.split()[0] for line in text.splitlines()[1:5]]
+    assert rows == [*layers, proof_id]                          # bottom layer first, the attestation last
+    assert [box for box in monitor._bars.children] == [monitor._rows[row].box for row in rows]
+    assert summary.replace("&#x27;", "'") in text and monitor.report.digest in text
+    assert "image config" not in text
+
+
+def test_containerd_rebuild_uploads_the_attestation_alone_and_the_total_says_so():
+    """The bug the issue saw: the attestation's row said "pushed" while the total said "sent 0 B"."""
+    name = "containerd-rebuild-push"
+    monitor = containerd_monitor(name, image=containerd_image(name))
+    proof = statement(name)
+    proof_id = proof["digest"].split(":")[1][:12]
+    assert monitor.layers[proof_id][0] is PushPhase.PUSHED
+    assert {monitor.layers[layer_id][0] for layer_id in blob_ids(name)} == {PushPhase.EXISTS}
+    assert monitor.report.bytes_uploaded == 0
+    expected = (f"sent {human_bytes(proof['size'])}: 0 B of the image's "
+                f"{human_bytes(monitor.report.bytes_skipped)} (0 layers uploaded, 3 skipped: 3 already there, "
+                f"0 mounted) and {human_bytes(proof['size'])} for the attestation (provenance)")
+    assert expected in monitor.text()
+    assert "sent 0 B" not in monitor.text()
+
+
+def test_containerd_repeat_push_the_attestation_already_exists():
+    name = "containerd-repeat-push"
+    monitor = containerd_monitor(name, image=containerd_image(name))
+    proof_id = statement(name)["digest"].split(":")[1][:12]
+    assert {phase for phase, _, _ in monitor.layers.values()} == {PushPhase.EXISTS}
+    assert "sent 0 B: 0 B of the image" in monitor.text()
+    assert "3 skipped: 3 already there, 0 mounted); the attestation (provenance): already exists" in monitor.text()
+    assert "the attestation (provenance)" in monitor._rows[proof_id].label.value
 
 
 def test_containerd_cross_repository_mount():
     name = "containerd-cross-repo-mount"
-    report = recorded_report(name, "mounted", by_blob=True)
-    monitor = PushMonitor(report.reference, scripted(recorded_events(name), report), autostart=True)
-    blob_ids = [blob["digest"].split(":")[1][:12] for blob in meta(name)["manifest_layers"]]
-    assert all(monitor.layers[layer_id][0] is PushPhase.MOUNTED for layer_id in blob_ids)
-    assert all(bar_classes(monitor)[layer_id][-1] == "lab-push-bar--mounted" for layer_id in blob_ids)
-    config_id = meta(name)["config_digest"].split(":")[1][:12]
-    assert monitor.layers[config_id][0] is PushPhase.EXISTS              # "Already exists" for the config
-    assert "sent 0 B" in monitor._summary.value and "3 mounted" in monitor._summary.value
+    monitor = containerd_monitor(name)
+    report = monitor.report
+    mounted = [item.id for item in report.layers if item.outcome == "mounted"]
+    assert mounted and all(monitor.layers[layer_id][0] is PushPhase.MOUNTED for layer_id in mounted)
+    assert all(bar_classes(monitor)[layer_id][-1] == "lab-push-bar--mounted" for layer_id in mounted)
+    proof_id = statement(name)["digest"].split(":")[1][:12]
+    assert monitor.layers[proof_id][0] is PushPhase.MOUNTED
+    assert f"{len(mounted)} mounted)" in monitor._summary.value
+    assert "the attestation (provenance): mounted from learner/hello-lab" in monitor.text()
+    # What the registry received (its log, in the recording): the base layer uploaded again, its mount
+    # offered from a repository of an earlier lab on "localhost" (see test_pushstream).
+    pushed = sum(item.bytes for item in report.layers if item.outcome == "pushed")
+    assert monitor.text().count(f"sent {human_bytes(pushed)}") == 1
+
+
+def test_a_blob_named_by_the_classic_image_id_is_the_config():
+    """No recorded stream lists the config, but a row that does is labelled so, not as a layer."""
+    report = recorded_report("classic-first-push", "pushed")
+    image_id = meta("classic-first-push")["image_id"]
+    events = [*recorded_events("classic-first-push"), PushEvent(image_id.split(":")[1][:12], PushPhase.PUSHED,
+                                                                10, 10)]
+    image = ImageView(image_id, ("hello-lab:1.0",), tuple(Layer(d, 1, "RUN x")
+                                                          for d in meta("classic-first-push")["diff_ids"]))
+    monitor = PushMonitor(report.reference, scripted(events, report), image=image, autostart=True)
+    assert "the image config" in monitor._rows[image_id.split(":")[1][:12]].label.value
 
 
 def test_a_late_progress_line_never_undoes_a_finished_layer():
