@@ -129,14 +129,16 @@ def check_index(ctx: CheckContext) -> CheckResult:
             "platform, not an index that lists one manifest per platform",
             hint=hint,
         )
-    platforms = sorted({p for p in manifest.platforms if p != UNKNOWN_PLATFORM})
+    platforms = sorted(set(manifest.image_platforms))
     if len(platforms) < 2:
         return CheckResult(
             INDEX,
             False,
             "single-platform",
-            f"{ref} is an index, but it lists only {', '.join(platforms) or 'no platform'}; "
-            "a multi-platform image lists at least two",
+            f"{ref} is an index, but it lists only {', '.join(platforms) or 'no platform'}"
+            + (" (its unknown/unknown entry is BuildKit's attestation of that image, not a platform)"
+               if manifest.attestations else "")
+            + "; a multi-platform image lists at least two",
             hint=hint,
         )
     for entry in manifest.document.get("manifests") or []:

@@ -20,6 +20,7 @@ from labsupport.config import LabConfig
 from labsupport.engine import Engine
 from labsupport.errors import ManifestUnknown
 from labsupport.registry import RegistryClient
+from tests.conftest import cli_build
 
 RUN = uuid.uuid4().hex[:6]
 PREFIX = f"hg-{RUN}"
@@ -84,17 +85,8 @@ def build(
 ) -> str:
     """Build a folder with this run's label (`variant` makes each image unique); the local tag `hg-<run>-name`."""
     tag = f"{PREFIX}-{name}"
-    for line in docker_client.api.build(
-        path=str(context),
-        dockerfile=dockerfile,
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        buildargs={"BASE": config.base_image},
-        decode=True,
-        labels={"io.labsupport.test": f"{PREFIX}-{variant}"},
-    ):
-        assert not line.get("error"), line
+    cli_build(context, tag, base=config.base_image, labels={"io.labsupport.test": f"{PREFIX}-{variant}"},
+              dockerfile=dockerfile)
     made.add(tag)
     made_ids.add(docker_client.images.get(tag).id)
     return tag

@@ -212,11 +212,18 @@ def test_index_missing(lab_of, platforms):
     )
 
 
-def test_index_a_plain_manifest_is_not_an_index(lab_of, platforms, docker_client, tmp_path):
+def test_index_a_plain_build_is_not_a_multi_platform_index(lab_of, platforms, docker_client, tmp_path, admin):
+    """A learner's one-platform build pushed as multi:1.0: a plain manifest (the legacy builder, or the classic
+    store), or on the containerd store with BuildKit an index of that one image and its attestation."""
     push(docker_client, lab_of, plain(docker_client, lab_of, tmp_path, "multi-plain"), "multi", "1.0")
     result = check("production.index", lab_of)
-    assert_mistake(result, "not-an-index", lab_of, "assemble_index")
-    assert MANIFEST_V2 in result.message
+    top = admin.manifest(platforms, "1.0")
+    if top.is_index:
+        assert_mistake(result, "single-platform", lab_of, "assemble_index")
+        assert "attestation" in result.message and top.attestations
+    else:
+        assert_mistake(result, "not-an-index", lab_of, "assemble_index")
+        assert MANIFEST_V2 in result.message
 
 
 def test_index_with_a_single_platform(lab_of, platforms, admin):

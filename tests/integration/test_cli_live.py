@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import RUN_ID, lab_env
+from tests.conftest import RUN_ID, cli_build, lab_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,9 +23,9 @@ def run(lab, docker_config_dir, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def image(lab, docker_client, tmp_path):
     """A two-layer image FROM the lab's base image, tagged for the lab registry."""
-    (tmp_path / "Dockerfile").write_text(f"FROM {lab.config.base_image}\nRUN echo {RUN_ID} > /stamp\n")
+    (tmp_path / "Dockerfile").write_text(f"ARG BASE\nFROM $BASE\nRUN echo {RUN_ID} > /stamp\n")
     ref = lab.config.ref(f"cli-{RUN_ID}", "1")
-    docker_client.images.build(path=str(tmp_path), tag=ref, rm=True)
+    cli_build(tmp_path, ref, base=lab.config.base_image)
     yield ref
     docker_client.images.remove(ref, force=True)
 

@@ -34,7 +34,7 @@ from labsupport.lab import Lab
 from labsupport.progress import ProgressLog
 from labsupport.refs import split_for_exercise
 from labsupport.registry import RegistryClient
-from tests.conftest import free_port, lab_env
+from tests.conftest import free_port, lab_env, new_docker_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
@@ -89,8 +89,7 @@ def local_tags(docker_client):
 
 def login(lab: Lab, folder: Path) -> Path:
     """A DOCKER_CONFIG folder logged in to the lab with `docker login --password-stdin`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text("{}")
+    new_docker_config(folder)
     done = subprocess.run(["docker", "login", lab.config.registry, "-u", lab.config.learner, "--password-stdin"],
                           input=lab.password(), capture_output=True, text=True,
                           env={**os.environ, "DOCKER_CONFIG": str(folder)}, check=False)
@@ -123,9 +122,13 @@ def assert_every_tag_is_whole(registry: RegistryClient) -> int:
         except NameUnknown:
             continue  # every tag deleted: the repository is listed but empty
         for tag in tags:
-            manifest = registry.manifest(repository, tag)
-            blobs = [*manifest.layers, manifest.config]
-            assert manifest.config is not None and manifest.layers, f"{repository}:{tag} is not an image"
+            top = registry.manifest(repository, tag)
+            # an index (BuildKit's, on the containerd store): each image it lists, its attestations too
+            images = [registry.manifest(repository, digest) for digest in
+                      [*(top.digest_for(p) for p in top.image_platforms), *top.attestations]] if top.is_index \
+                else [top]
+            blobs = [blob for manifest in images for blob in (*manifest.layers, manifest.config)]
+            assert images and all(manifest.layers for manifest in images), f"{repository}:{tag} is not an image"
             for blob in blobs:
                 assert registry.blob_exists(repository, blob.digest) == blob.size, (
                     f"{repository}:{tag} points at {blob.digest}, which the registry does not hold whole")

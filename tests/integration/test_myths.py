@@ -21,6 +21,7 @@ from labsupport.dockerconfig import load_credential
 from labsupport.engine import Engine
 from labsupport.errors import ImageNotFound, LabError, PushFailed, UnknownExercise
 from labsupport.myths import MYTH_IDS, deleted_files, prove
+from labsupport.registry import ACCEPT
 
 pytestmark = pytest.mark.docker
 RUN = uuid.uuid4().hex[:6]
@@ -145,7 +146,7 @@ def test_full_upload_second_push_sends_nothing_and_a_change_sends_one_layer(lab,
     repository = f"{lab.config.learner}/myth-upload"
     for tag, digest in (("proof", digests[0]), ("changed", digests[2])):
         answer = httpx.head(f"{lab.config.registry_url}/v2/{repository}/manifests/{tag}", auth=lab.auth(),
-                            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
+                            headers={"Accept": ACCEPT}, timeout=10)
         assert answer.headers.get("docker-content-digest") == digest
     for tag in ("proof", "changed"):
         assert not engine.exists(lab.config.ref("myth-upload", tag))
