@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import progress
 from .checks import CheckResult, run_check
 from .config import LabConfig, repo_root
-from .errors import LabError, RegistryUnreachable, Unauthorized
+from .errors import BuildFailed, LabError, RegistryUnreachable, Unauthorized
 from .lab import Lab, probe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,6 +141,86 @@ def _registry(config: LabConfig) -> Any:
 def registry() -> Any:
     """A client of the lab registry's HTTP API (RegistryClient), reading with the lab's own credential."""
     return _registry(_config())
+
+
+@dataclass(frozen=True)
+class EngineKind:
+    """Which of the two kinds of engine a lesson runs on, where they show different things.
+
+    `image_store` is "classic" or "containerd" (Docker Desktop's default, every fresh Engine 29); `buildx`
+    says whether the docker CLI has the buildx plugin, so that `docker build` is BuildKit's.
+    """
+
+    version: str
+    image_store: str
+    buildx: bool
+    buildx_version: str = ""
+
+    @property
+    def containerd(self) -> bool:
+        return self.image_store == "containerd"
+
+    @property
+    def attests(self) -> bool:
+        """Whether `docker build` makes an image index holding a provenance attestation (BuildKit's default
+        where the image store can hold one: the containerd store), which `docker push` pushes as it is."""
+        return self.containerd and self.buildx
+
+    @property
+    def builder(self) -> str:
+        return f"BuildKit (buildx {self.buildx_version})" if self.buildx else "the classic builder"
+
+    def __str__(self) -> str:
+        made = ("an image index: your image plus a provenance attestation (platform unknown/unknown)"
+                if self.attests else "a single image manifest")
+        return (f"Docker {self.version}, {self.image_store} image store, docker build is {self.builder}: "
+                f"a build makes {made}")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def _buildx_version() -> str | None:
+    """The docker CLI's buildx plugin version, or None when `docker buildx` is not there."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    try:
+        done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = done.stdout.split()
+    return (words[1] if len(words) > 1 else "?") if done.returncode == 0 else None
+
+
+@friendly
+def engine_kind() -> EngineKind:
+    """The learner's engine as the lessons need it: its image store and whether `docker build` is BuildKit's."""
+    info = _engine(_config()).info()
+    buildx = _buildx_version()
+    return EngineKind(version=info.version, image_store=info.image_store, buildx=buildx is not None,
+                      buildx_version=buildx or "")
+
+
+@friendly
+def local_index(ref: str) -> list[dict[str, Any]]:
+    """The entries of a local image on the containerd image store: kind ("image" or "attestation"), platform,
+    digest and whether its content is present; [] on the classic store, which keeps one image per name."""
+    eng = _engine(_config())
+    if eng.info().image_store != "containerd":
+        return []
+    api = eng.client.api
+    with eng._errors(ref):  # the docker SDK has no parameter for it: ask the engine's API (1.48+) directly
+        answer = api._result(api._get(api._url("/images/{0}/json", ref), params={"manifests": "1"}), True)
+    entries = []
+    for entry in answer.get("Manifests") or []:
+        descriptor = entry.get("Descriptor") or {}
+        platform = descriptor.get("platform") or {}
+        entries.append({"kind": entry.get("Kind", ""), "digest": descriptor.get("digest", ""),
+                        "platform": f"{platform.get('os', '?')}/{platform.get('architecture', '?')}",
+                        "available": bool(entry.get("Available"))})
+    return entries
 
 
 # -- checks and progress --------------------------------------------------------------------------------------
@@ -286,9 +367,25 @@ def app_dir(name: str = "hello") -> Path:
 
 
 def _build_hello(config: LabConfig, tag: str) -> str:
+    """Build the hello app the way a learner does, with the docker CLI and its defaults: BuildKit where the
+    client has buildx (an image index with a provenance attestation on the containerd store), else the classic
+    builder. Only without a docker command does it fall back on the SDK's classic builder."""
     folder = app_dir()
-    _engine(config).build(folder, tag, buildargs={"BASE": config.base_image})
-    return f"built {tag} from {folder} (BASE={config.base_image})"
+    docker = shutil.which("docker")
+    if docker is None:
+        _engine(config).build(folder, tag, buildargs={"BASE": config.base_image})
+        return f"built {tag} from {folder} (BASE={config.base_image}, the SDK's classic builder: no docker CLI)"
+    command = [docker, "build", "-q", "-t", tag, "--build-arg", f"BASE={config.base_image}", str(folder)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BuildFailed(f"could not run docker build: {exc}", fix=" ".join(command[:-1] + [str(folder)])) from exc
+    if done.returncode != 0:
+        said = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
+        raise BuildFailed(f"the build of {tag} failed: {said[-1] if said else done.returncode}",
+                          fix=f"docker build -t {tag} --build-arg BASE={config.base_image} {folder}   "
+                              "(shows the whole build output)")
+    return f"built {tag} from {folder} (BASE={config.base_image}, docker build)"
 
 
 @friendly

@@ -96,7 +96,9 @@ def assemble_index(
     """Write an image index `repository:tag` over already-pushed manifests; returns the index's digest.
 
     `platform_refs` maps a platform (`linux/amd64`) to a tag or digest in the same repository, e.g.
-    `{"linux/amd64": "1.0-amd64", "linux/arm64": "1.0-arm64"}`. Each must name a single-image manifest.
+    `{"linux/amd64": "1.0-amd64", "linux/arm64": "1.0-arm64"}`. Each names an image manifest, or an index
+    holding that platform's image (as BuildKit pushes them): then the new index lists that image, and the
+    source's attestation entries are left out.
     """
     if not platform_refs:
         raise LabError(
@@ -107,12 +109,29 @@ def assemble_index(
         parse_platform(platform)
         manifest = registry.manifest(repository, reference)
         if manifest.is_index:
-            raise LabError(
-                f"{repository}:{reference} is itself an index; an index lists image manifests",
-                fix="point each platform at a tag or digest pushed from a single image",
-            )
+            manifest = _platform_image(registry, repository, reference, manifest, platform)
         entries.append(
             IndexEntry(platform, manifest.digest, len(manifest.raw), manifest.media_type or MANIFEST_V2)
         )
     body, media_type = index_document(entries)
     return registry.put_manifest(repository, tag, body, media_type)
+
+
+def _platform_image(registry: ManifestStore, repository: str, reference: str, index: Any, platform: str) -> Any:
+    """The image manifest for `platform` inside an index that a platform's tag names, as `docker build` with
+    BuildKit pushes one on the containerd image store (the image plus an attestation entry, `unknown/unknown`).
+    An index lists image manifests, never other indexes, so the new index points at that image directly."""
+    digest = index.digest_for(platform)
+    if not digest:
+        images = ", ".join(index.image_platforms) or "none"
+        raise LabError(
+            f"{repository}:{reference} is an image index without a {platform} image (its images: {images})",
+            fix=f"point {platform} at a tag or digest that holds a {platform} image",
+        )
+    image = registry.manifest(repository, digest)
+    if image.is_index:
+        raise LabError(
+            f"{repository}@{digest} (the {platform} entry of {reference}) is itself an index",
+            fix="point each platform at a tag or digest pushed from a single image",
+        )
+    return image

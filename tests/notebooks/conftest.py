@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import lab_env
 
 from .harness import notebook_env
+from tests.conftest import new_docker_config
 
 #: Local image names the lessons make outside the lab registry's namespace.
 LESSON_IMAGES = ("hello-lab:1.0",)
@@ -56,9 +57,7 @@ def has_image(client, name: str) -> bool:
 @pytest.fixture
 def kernel_env(lab, lesson_images, tmp_path) -> dict[str, str]:
     """The environment of a notebook run: the test lab's LAB_* variables and a fresh, logged-out DOCKER_CONFIG."""
-    docker_config = tmp_path / "docker-config"
-    docker_config.mkdir()
-    (docker_config / "config.json").write_text("{}")
+    docker_config = new_docker_config(tmp_path / "docker-config")
     return notebook_env(lab_env(lab.config), docker_config)
 
 

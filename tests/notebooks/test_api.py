@@ -235,3 +235,46 @@ def test_registry_browser_doctor_and_engine(lab_kernel, capsys):
     out = capsys.readouterr().out
     assert "engine" in out and lab_kernel.password() not in out
     assert notebook.engine().exists("hello-lab:1.0")
+
+
+@pytest.mark.docker
+def test_engine_kind_names_the_image_store_and_the_builder(lab_kernel, capsys):
+    """What the lessons branch on: the image store, and whether `docker build` is BuildKit's (buildx)."""
+    import shutil
+
+    kind = notebook.engine_kind()
+    assert kind.image_store in ("classic", "containerd")
+    docker = shutil.which("docker")
+    has_buildx = bool(docker) and subprocess.run([docker, "buildx", "version"], capture_output=True,
+                                                 check=False).returncode == 0
+    assert kind.buildx is has_buildx
+    assert kind.attests is (kind.containerd and has_buildx)
+    assert f"{kind.image_store} image store" in str(kind)
+    assert ("provenance attestation" in str(kind)) is kind.attests
+
+
+@pytest.mark.docker
+def test_catch_up_builds_with_the_docker_cli_and_its_defaults(lab_kernel, capsys, monkeypatch):
+    """A learner who starts at a later lesson gets the image their own `docker build` makes: on the containerd
+    store with buildx, an index holding a provenance attestation; on the classic store, a plain image."""
+    from labsupport.checks import images
+    from tests.conftest import RUN_ID
+
+    name = f"catchup-{RUN_ID}-hello-lab"
+    monkeypatch.setattr(images, "LOCAL_NAME", name)
+    engine = notebook.engine()
+    try:
+        notebook.catch_up("02")
+        out = capsys.readouterr().out
+        assert f"catch up: built {name}:1.0" in out and "docker build" in out, out
+        kind = notebook.engine_kind()
+        entries = notebook.local_index(f"{name}:1.0")
+        if kind.containerd:
+            kinds = [entry["kind"] for entry in entries]
+            assert ("attestation" in kinds) is kind.attests, entries
+            assert "image" in kinds
+        else:
+            assert entries == []
+        assert engine.run(f"{name}:1.0").startswith("Hello from the registry lab!")
+    finally:
+        engine.remove(f"{name}:1.0", missing_ok=True)

@@ -131,10 +131,38 @@ def test_assemble_index_reads_each_manifest_and_puts_the_index_under_the_tag():
     index = store.manifest("learner/multi", "1.0")
     assert index.digest == digest and index.is_index and index.platforms == ["linux/amd64", "linux/arm64"]
     assert index.digest_for("linux/arm64") == store.manifest("learner/multi", "1.0-arm64").digest
-    with pytest.raises(LabError, match="itself an index"):
-        assemble_index(store, "learner/multi", "2.0", {"linux/amd64": "1.0"})
     with pytest.raises(LabError, match="at least one platform"):
         assemble_index(store, "learner/multi", "2.0", {})
+
+
+def test_assemble_index_reads_the_platform_image_out_of_an_index_that_buildkit_pushed():
+    """On the containerd image store, `docker build` with BuildKit pushes an index: the image plus a provenance
+    attestation (unknown/unknown). The new index lists that index's image for the platform, never the index."""
+    store = MemoryRegistry()
+    image = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"digest": "x"}}).encode()
+    attestation = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"digest": "a"}}).encode()
+    store.put_manifest("learner/multi", digest_of(image), image, OCI_MANIFEST)
+    store.put_manifest("learner/multi", digest_of(attestation), attestation, OCI_MANIFEST)
+    built = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": digest_of(image), "size": len(image),
+         "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_MANIFEST, "digest": digest_of(attestation), "size": len(attestation),
+         "platform": {"os": "unknown", "architecture": "unknown"},
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                         "vnd.docker.reference.digest": digest_of(image)}}]}
+    store.put_manifest("learner/multi", "1.0-amd64", json.dumps(built).encode(), OCI_INDEX)
+    store.put_manifest("learner/multi", "1.0-arm64",
+                       json.dumps({"schemaVersion": 2, "config": {"digest": "y"}}).encode(), MANIFEST_V2)
+
+    digest = assemble_index(store, "learner/multi", "1.0",
+                            {"linux/amd64": "1.0-amd64", "linux/arm64": "1.0-arm64"})
+    index = store.manifest("learner/multi", digest)
+    assert index.platforms == ["linux/amd64", "linux/arm64"] and not index.attestations
+    assert index.digest_for("linux/amd64") == digest_of(image)
+    assert index.document["manifests"][0]["size"] == len(image)
+    assert index.media_type == OCI_INDEX          # an OCI image manifest in it: not a Docker manifest list
+    with pytest.raises(LabError, match="without a linux/s390x image"):
+        assemble_index(store, "learner/multi", "2.0", {"linux/s390x": "1.0-amd64"})
 
 
 # -- an image by hand ---------------------------------------------------------------------------------------
