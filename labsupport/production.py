@@ -25,8 +25,6 @@ from .registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX
 SEMVER_TAG = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 #: A git commit id as a tag: 7 to 40 lowercase hex characters (`git rev-parse --short HEAD` gives 7+).
 COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}$")
-#: The platform name of an attestation entry that buildx adds to an index; it is no runnable platform.
-UNKNOWN_PLATFORM = "unknown/unknown"
 
 
 def is_semver_tag(tag: str) -> bool:
