@@ -88,12 +88,16 @@ def registry_ls(args: argparse.Namespace) -> int:
             if parsed.tag is None and parsed.digest is None:
                 result = {"repository": parsed.repository, "tags": registry.tags(parsed.repository)}
             else:
-                manifest = registry.manifest(parsed.repository, parsed.digest or parsed.tag)
-                result = {"repository": parsed.repository, "reference": parsed.digest or parsed.tag,
+                reference = parsed.digest or parsed.tag
+                manifest = registry.manifest(parsed.repository, reference)
+                image = _image_of(registry, manifest)
+                result = {"repository": parsed.repository, "reference": reference,
                           "digest": manifest.digest, "media_type": manifest.media_type, "size": len(manifest.raw),
                           "platforms": list(manifest.platforms) if manifest.is_index else [],
-                          "layers": [] if manifest.is_index else
-                          [{"digest": b.digest, "size": b.size, "media_type": b.media_type} for b in manifest.layers]}
+                          "image": ({"platform": image.platform, "digest": image.digest}
+                                    if image is not None and manifest.is_index else None),
+                          "layers": [] if image is None else
+                          [{"digest": b.digest, "size": b.size, "media_type": b.media_type} for b in image.layers]}
     if args.json:
         print(json.dumps(result, indent=2))
     elif "repositories" in result:
@@ -104,9 +108,24 @@ def registry_ls(args: argparse.Namespace) -> int:
         print(f"{result['repository']}@{result['digest']}\n  {result['media_type']}, {result['size']} bytes")
         for platform in result["platforms"]:
             print(f"  platform {platform}")
+        if result["image"]:
+            print(f"  the {result['image']['platform']} image: {result['image']['digest']}")
         for blob in result["layers"]:
             print(f"  layer {blob['digest'][:19]}  {_size(blob['size'])}")
     return 0
+
+
+def _image_of(registry, manifest):
+    """The image a manifest stands for: itself, or an index's image for this machine's platform (None when the
+    index holds no image for it; its platforms are listed then)."""
+    from .errors import ManifestUnknown
+
+    if not manifest.is_index:
+        return manifest
+    try:
+        return registry.image_manifest(manifest.repository, manifest.digest, index=manifest)
+    except ManifestUnknown:
+        return None
 
 
 def check(args: argparse.Namespace) -> int:

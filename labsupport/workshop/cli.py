@@ -64,9 +64,9 @@ def _up(args: argparse.Namespace) -> int:
     print(f"the workshop is up: registry {settings.registry}, dashboard {settings.dashboard_url} "
           f"(log in as {settings.instructor})")
     print(f"learners run: labsupport join {settings.dashboard_url} --learner NAME")
-    if settings.public:
+    if settings.tls:
         ca = KeyPair.load(workshop.layout.ca_cert, workshop.layout.ca_key).cert
-        print("learners' Docker must trust the workshop CA first:")
+        print("learners' machines must trust the workshop CA first:")
         for step in trust_steps(settings, fingerprint(ca)):
             print(f"  {step}")
     return 0

@@ -37,16 +37,28 @@ def join_command(settings: WorkshopSettings, learner: str) -> str:
 
 
 def trust_steps(settings: WorkshopSettings, ca_fingerprint: str) -> list[str]:
-    """The commands that make a learner's Docker engine trust the workshop's CA (none on loopback)."""
-    if not settings.public:
-        return []                      # loopback: Docker never verifies a 127.0.0.1 registry's certificate
-    folder = f"/etc/docker/certs.d/{settings.registry}"
-    return [
+    """The commands that make a learner's machine trust the workshop's CA (none without TLS).
+
+    Two places need it. The engine checks the registry's certificate against `/etc/docker/certs.d/<registry>/`
+    (never on loopback, where Docker does not verify a registry). On the containerd image store it checks the
+    token server's certificate against the system's store instead, read once when the engine starts, so that
+    store needs the CA too, then a restart of Docker; labsupport's own checks use the system's store as well.
+    """
+    if not settings.tls:
+        return []
+    steps = [
         f"curl -fsS --insecure -o ca.crt {settings.dashboard_url}/ca.crt",
         f"openssl x509 -in ca.crt -noout -fingerprint -sha256   # must print {ca_fingerprint}",
-        f"sudo mkdir -p {folder} && sudo cp ca.crt {folder}/ca.crt",
-        "(Docker Desktop: add the CA to the system keychain / certificate store, then restart Docker)",
     ]
+    if settings.public:
+        folder = f"/etc/docker/certs.d/{settings.registry}"
+        steps.append(f"sudo mkdir -p {folder} && sudo cp ca.crt {folder}/ca.crt")
+    steps += [
+        f"sudo cp ca.crt /usr/local/share/ca-certificates/{settings.name}-ca.crt && sudo update-ca-certificates",
+        "then restart Docker (Docker Desktop: add ca.crt to the system keychain or certificate store, "
+        "then restart Docker Desktop)",
+    ]
+    return steps
 
 
 _STYLE = """

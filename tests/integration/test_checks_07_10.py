@@ -65,7 +65,7 @@ def test_security_a_secret_deleted_by_a_later_layer_is_still_found(lab_of, admin
     )
     assert secrets.PLANTED_SECRET not in str(result)
     # ...yet the layer the message names, read back from the registry, still holds the token.
-    manifest = admin.manifest(f"{lab_of.learner}/hello-lab", digest)
+    manifest = admin.image_manifest(f"{lab_of.learner}/hello-lab", digest)
     named = [blob for blob in manifest.layers if blob.digest[:19] in result.message]
     assert len(named) == 1
     assert secrets.PLANTED_SECRET.encode() in gzip.decompress(
@@ -191,17 +191,14 @@ def test_tags_on_one_digest_pass(lab_of, release, admin):
 
 @pytest.fixture
 def platforms(lab_of, admin, docker_client, tmp_path) -> str:
-    """`multi:1.0-amd64` and `multi:1.0-arm64` pushed from two unique images, `multi:1.0` gone; the repository."""
+    """As lesson 08 makes them: `multi:1.0-amd64` built and pushed by docker (an index with its attestation on
+    the containerd store with BuildKit), `multi:1.0-arm64` a stand-in pushed over the API with an arm64 config;
+    `multi:1.0` gone. The repository."""
     repository = f"{lab_of.learner}/multi"
     forget(admin, repository, "1.0", "1.0-amd64", "1.0-arm64")
-    for arch in ("amd64", "arm64"):
-        push(
-            docker_client,
-            lab_of,
-            plain(docker_client, lab_of, tmp_path, f"multi-{arch}"),
-            "multi",
-            f"1.0-{arch}",
-        )
+    push(docker_client, lab_of, plain(docker_client, lab_of, tmp_path, "multi-amd64"), "multi", "1.0-amd64")
+    handmade.push_by_hand(admin, repository, "1.0-arm64", {"PLATFORM.txt": b"a stand-in for linux/arm64\n"},
+                          architecture="arm64")
     yield repository
     forget(admin, repository, "1.0", "1.0-amd64", "1.0-arm64")
 
@@ -244,10 +241,18 @@ def test_index_of_two_platforms_passes(lab_of, platforms, admin):
     assert "linux/amd64, linux/arm64" in result.message
 
 
-def test_assemble_index_refuses_an_index_as_a_platform(lab_of, platforms, admin):
+def test_assemble_index_takes_a_platform_image_out_of_an_index(lab_of, platforms, admin):
+    """A source that is itself an index (as BuildKit pushes every image) gives its image for that platform;
+    an index never lists another index, and a platform the source lacks is refused by name."""
     assemble_index(admin, platforms, "1.0", {"linux/amd64": "1.0-amd64", "linux/arm64": "1.0-arm64"})
-    with pytest.raises(LabError, match="itself an index"):
-        assemble_index(admin, platforms, "1.1", {"linux/amd64": "1.0"})
+    source = admin.manifest(platforms, "1.0")
+    digest = assemble_index(admin, platforms, "1.1", {"linux/amd64": "1.0"})
+    index = admin.manifest(platforms, "1.1")
+    assert (index.digest, index.platforms) == (digest, ["linux/amd64"])
+    assert index.digest_for("linux/amd64") == source.digest_for("linux/amd64")
+    assert not admin.manifest(platforms, index.digest_for("linux/amd64")).is_index
+    with pytest.raises(LabError, match="without a linux/s390x image"):
+        assemble_index(admin, platforms, "1.2", {"linux/s390x": "1.0"})
 
 
 # -- hood.handmade -------------------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def test_capstone_shipped_right_passes(lab_of, ship, docker_client):
 
 def test_capstone_with_a_lost_layer_is_not_pullable(lab_of, ship, lab, admin):
     digest = ship(("1.0.0", COMMIT))
-    top = admin.manifest(f"{lab_of.learner}/capstone", digest).layers[-1]
+    top = admin.image_manifest(f"{lab_of.learner}/capstone", digest).layers[-1]
     delete_blob(lab, f"{lab_of.learner}/capstone", top.digest)
     result = check("capstone.ship", lab_of)
     assert_mistake(result, "not-pullable", lab_of, "docker push")

@@ -12,7 +12,7 @@ from labsupport.errors import LabError
 from labsupport.workshop import pki
 from labsupport.workshop.accounts import Accounts
 from labsupport.workshop.create import configure, init_workshop, registry_config
-from labsupport.workshop.handout import read_credentials
+from labsupport.workshop.handout import read_credentials, trust_steps
 from labsupport.workshop.settings import Layout, WorkshopSettings, is_loopback, load_settings
 
 
@@ -109,11 +109,21 @@ def test_a_public_host_turns_on_tls_everywhere(made, tmp_path):
     assert old_cert != layout.server_cert.read_bytes()
     sheet = layout.sheet.read_text()
     assert "/etc/docker/certs.d/10.1.2.3:7443/ca.crt" in sheet
+    assert "update-ca-certificates" in sheet and "restart Docker" in sheet   # the token server, containerd store
     assert pki.fingerprint(pki.KeyPair.load(layout.ca_cert, layout.ca_key).cert) in sheet
     assert load_settings(layout) == settings
     secret_before = [ln for ln in text.splitlines() if "secret:" in ln]
     configure(layout, settings)
     assert [ln for ln in layout.registry_config.read_text().splitlines() if "secret:" in ln] == secret_before
+
+
+def test_trust_steps_follow_tls_not_only_a_public_host(made, tmp_path):
+    settings = init_workshop(tmp_path / "loop", ["ada"]).settings
+    assert trust_steps(settings, "AB:CD") == []                                 # plain HTTP: nothing to trust
+    rehearsal = trust_steps(settings.replace(tls_on_loopback=True), "AB:CD")
+    assert not any("certs.d" in step for step in rehearsal)                     # a loopback registry: unverified
+    assert any("update-ca-certificates" in step for step in rehearsal)          # the token server: verified
+    assert "AB:CD" in rehearsal[1]
 
 
 def test_layout_of_a_folder_that_is_no_workshop(tmp_path):
