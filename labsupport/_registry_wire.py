@@ -109,6 +109,11 @@ class Manifest:
         """The digests of the attestation manifests an index lists (BuildKit's provenance and SBOM)."""
         return [str(entry.get("digest", "")) for entry in self._entries() if is_attestation(entry)]
 
+    @property
+    def entries(self) -> list[str]:
+        """The digests of every manifest an index lists, images and attestations; [] for an image manifest."""
+        return [str(entry.get("digest", "")) for entry in self._entries() if entry.get("digest")]
+
     def digest_for(self, platform: str) -> str | None:
         """The digest of this index's image for `platform` ("linux/amd64" matches any variant)."""
         wanted = platform.strip().lower()

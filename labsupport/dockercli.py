@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .errors import LabError
 
-__all__ = ["CliRun", "docker_program", "has_buildx", "run_docker", "stream_docker"]
+__all__ = ["CliRun", "builds_with_buildkit", "docker_program", "has_buildx", "run_docker", "stream_docker"]
 
 INSTALL_CLI = "install the Docker CLI (Docker Desktop, or your distribution's docker package), then labsupport doctor"
 
@@ -92,3 +92,9 @@ def has_buildx(env: Mapping[str, str] | None = None) -> str | None:
         return None
     words = done.output.split()
     return (words[1] if len(words) > 1 else "present") if done.ok else None
+
+
+def builds_with_buildkit(env: Mapping[str, str] | None = None) -> bool:
+    """Whether `docker build` here is BuildKit's: the client has buildx and DOCKER_BUILDKIT=0 is not set."""
+    merged = _environment(env)
+    return merged.get("DOCKER_BUILDKIT") != "0" and has_buildx(env) is not None

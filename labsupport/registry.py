@@ -269,7 +269,9 @@ class RegistryClient:
                                (f"repository:{repository}:delete",), what=what), what, ManifestUnknown)
 
     def delete_repository_tags(self, repository: str) -> list[str]:
-        """Delete every tagged manifest of a repository; the digests deleted ([] when it does not exist)."""
+        """Delete every tagged manifest of a repository, and the manifests a tagged index lists (its images and
+        attestations: left behind, they would keep their layers from garbage collection); the digests deleted
+        ([] when the repository does not exist)."""
         try:
             tags = self.tags(repository)
         except NameUnknown:
@@ -279,6 +281,12 @@ class RegistryClient:
             digest = self.head_manifest(repository, tag)
             if digest and digest not in digests:
                 digests.append(digest)
+        for digest in list(digests):
+            try:
+                listed = self.manifest(repository, digest).entries
+            except ManifestUnknown:
+                continue
+            digests.extend(entry for entry in listed if entry not in digests)
         for digest in digests:
             try:
                 self.delete_manifest(repository, digest)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import LabConfig
+from ..dockercli import builds_with_buildkit
 from ..model import Blob, RemoteView
 from . import images, push, tagging
 from .base import OK, CheckContext, CheckResult, exercise
@@ -76,12 +77,19 @@ def reorder_command(config: LabConfig) -> str:
         steps)
 
 
-def rebuild_both_command(config: LabConfig) -> str:
-    """Build 1.0 and then 1.1 from one build cache and push both: their lower layers are then the same ones."""
+#: BuildKit keeps every result a step ever had (a --no-cache build adds one) and a build reuses the chain of
+#: results it matches, not always the one 1.0 was made of; emptying its cache first leaves one chain.
+PRUNE_BUILD_CACHE = "docker builder prune -f"
+
+
+def rebuild_both_command(config: LabConfig, buildkit: bool = False) -> str:
+    """Build 1.0 and then 1.1 from one build cache and push both: their lower layers are then the same ones.
+    Under BuildKit the cache is emptied first, so both builds find one and the same result of each step."""
     work = work_dir(config)
     new = (f"{images.build_command(config, NEW, folder=work)} && {push.push_command(config, NEW, tagged=False)}"
            if work.is_dir() else build_new_command(config))
-    return f"{images.build_command(config, OLD)} && {push.push_command(config, OLD, tagged=False)} && {new}"
+    both = f"{images.build_command(config, OLD)} && {push.push_command(config, OLD, tagged=False)} && {new}"
+    return f"{PRUNE_BUILD_CACHE} && {both}" if buildkit else both
 
 
 def first_changed_instruction(ctx: CheckContext, new: RemoteView, index: int) -> str | None:
@@ -132,12 +140,15 @@ def check_minimal_upload(ctx: CheckContext) -> CheckResult:
         lower = len(old.blobs) - 1
         instruction = first_changed_instruction(ctx, new, shared) or ""
         if instruction and not instruction.startswith("COPY"):
+            buildkit = builds_with_buildkit()
             return _result("lower-layers-rebuilt",
                            f"{changed} of the {lower} layers below the app's top layer changed from {OLD} to "
                            f"{NEW}, though the Dockerfile copies the app last: the step `{instruction[:60]}` was "
                            f"built anew for one of them (a --no-cache build, or a build cache that did not hold "
-                           f"{OLD}'s layer) instead of reused, so the push of {NEW} uploaded it again",
-                           hint=rebuild_both_command(config))
+                           f"{OLD}'s layer) instead of reused, so the push of {NEW} uploaded it again"
+                           + (f". BuildKit keeps every result a step ever had and may reuse another one than "
+                              f"{OLD}'s: empty its cache first" if buildkit else ""),
+                           hint=rebuild_both_command(config, buildkit))
         return _result("lower-layers-changed",
                        f"{changed} of the {lower} layers below the app's top layer changed from {OLD} to "
                        f"{NEW}, so the push of {NEW} uploaded them again: the Dockerfile copies the app "

@@ -99,7 +99,10 @@ class Board:
         repository = str(target.get("repository") or "")
         is_manifest = str(target.get("mediaType") or "") in MANIFEST_TYPES
         if action == "push" and is_manifest:
-            activity.push += 1
+            if target.get("tag"):
+                # one push: the manifest put under its tag. An index's images and attestations are put by
+                # digest before it (BuildKit on the containerd store), and are not pushes of their own.
+                activity.push += 1
             activity.repositories.add(repository)
             exercise = exercise_of_push(repository, target.get("tag"))
             if exercise in self._ids and repository.startswith(learner + "/"):

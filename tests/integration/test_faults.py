@@ -231,7 +231,7 @@ def test_a_full_registry_says_so_with_the_way_to_free_it_and_works_again_after(
         report = engine.push(big, registry)
         assert report.digest == registry.head_manifest(f"{lab.config.learner}/hx-big", "1")
         assert registry.head_manifest(f"{lab.config.learner}/hx-keep", "1") == kept.digest
-        for blob in registry.manifest(f"{lab.config.learner}/hx-keep", "1").layers:
+        for blob in registry.image_manifest(f"{lab.config.learner}/hx-keep", "1").layers:
             assert registry.get_blob(f"{lab.config.learner}/hx-keep", blob.digest)  # checked against its digest
         assert assert_every_tag_is_whole(registry) == 2
 

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import lab_env
 
 from .harness import notebook_env
-from tests.conftest import new_docker_config
+from tests.conftest import fresh_build_cache, new_docker_config
 
 #: Local image names the lessons make outside the lab registry's namespace.
 LESSON_IMAGES = ("hello-lab:1.0",)
@@ -54,8 +54,16 @@ def has_image(client, name: str) -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def learners_build_cache(docker_client) -> None:
+    """The lessons run in order from BuildKit's cache as a learner's machine has it, not as the integration
+    tests leave it (they rebuild steps with --no-cache on purpose, and BuildKit then holds two results of a
+    step, either of which a later build may reuse: lesson 06's check says so and how to fix it)."""
+    fresh_build_cache()
+
+
 @pytest.fixture
-def kernel_env(lab, lesson_images, tmp_path) -> dict[str, str]:
+def kernel_env(lab, lesson_images, learners_build_cache, tmp_path) -> dict[str, str]:
     """The environment of a notebook run: the test lab's LAB_* variables and a fresh, logged-out DOCKER_CONFIG."""
     docker_config = new_docker_config(tmp_path / "docker-config")
     return notebook_env(lab_env(lab.config), docker_config)

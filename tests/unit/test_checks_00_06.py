@@ -198,7 +198,9 @@ def test_rebuild_both_builds_and_pushes_1_0_before_1_1(config):
     assert command.index("docker build -t hello-lab:1.0") < command.index(
         "docker push localhost:5000/alice/hello-lab:1.0") < command.index("-t hello-lab:1.1") < command.index(
         "docker push localhost:5000/alice/hello-lab:1.1")
-    assert "--no-cache" not in command
+    assert "--no-cache" not in command and "prune" not in command
+    buildkit = caching.rebuild_both_command(config, buildkit=True)
+    assert buildkit == f"docker builder prune -f && {command}"      # BuildKit: one result of each step left
 
 
 def test_reorder_command_rebuilds_and_pushes_both_versions(config):

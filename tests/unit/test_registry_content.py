@@ -314,3 +314,17 @@ def test_delete_by_tag_resolves_the_digest_and_repository_reset_deletes_all(regi
         client.delete_manifest("a", "2")
     assert client.delete_repository_tags("a") == [one]
     assert client.tags("a") == [] and client.delete_repository_tags("nobody") == []
+
+
+def test_repository_reset_deletes_the_manifests_an_index_lists(registry):
+    """An index's image and attestation manifests have no tag; left behind, garbage collection keeps their
+    layers, so deleting the tags of a BuildKit-pushed repository would free nothing."""
+    index, image, attestation = push_buildkit_index(registry, "k", "1")
+    client = registry.client()
+    assert client.manifest("k", index).entries == [image, attestation]
+    for name in ("img", "att"):
+        registry.tags["k"].pop(name)          # as BuildKit pushes it: the index's entries have no tag of their own
+    assert client.tags("k") == ["1"]
+    assert client.delete_repository_tags("k") == [index, image, attestation]
+    deleted = [r.url.path for r in registry.requests if r.method == "DELETE"]
+    assert deleted == [f"/v2/k/manifests/{d}" for d in (index, image, attestation)]

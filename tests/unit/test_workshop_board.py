@@ -8,6 +8,7 @@ from labsupport.workshop.board import Board, exercise_of_push
 
 MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 BLOB = "application/octet-stream"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def event(actor: str, action: str, repository: str, tag: str | None = None, media: str = MANIFEST,
@@ -46,6 +47,17 @@ def test_a_manifest_push_marks_the_exercise_pushed_and_counts():
     assert ada["activity"]["push"] == 1 and ada["activity"]["last"] == "2025-05-01T10:05:00Z"
     assert ada["activity"]["repositories"] == ["ada/hello-lab"]
     assert board.to_json()["learners"][1]["activity"]["push"] == 0
+
+
+def test_an_index_push_counts_once_for_its_tag():
+    """As the containerd store pushes a BuildKit image: the attestation and the image by digest, then the
+    index under the tag: one push."""
+    board = Board(["ada"])
+    index = "application/vnd.oci.image.index.v1+json"
+    for media, tag in ((OCI_MANIFEST, None), (OCI_MANIFEST, None), (index, "1.0")):
+        assert board.add_event(event("ada", "push", "ada/hello-lab", tag, media=media))
+    ada = board.to_json()["learners"][0]
+    assert ada["activity"]["push"] == 1 and ada["cells"]["push.pushed"]["state"] == "pushed"
 
 
 def test_pulls_mounts_and_strangers():
