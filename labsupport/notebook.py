@@ -423,10 +423,14 @@ def _built(config: LabConfig) -> str:
         return _build_hello(config, ref)
     if not shutil.which("docker") or not builds_with_buildkit():
         return f"found: {ref} is built"
-    before = eng.image_view(ref).diff_ids
-    _build_hello(config, ref)
-    if eng.image_view(ref).diff_ids == before:
-        return f"found: {ref} is built, its steps in BuildKit's cache"
+    probe = f"{_hello()}:catch-up"            # built beside it: a BuildKit build is a new image id every time
+    _build_hello(config, probe)
+    try:
+        if eng.image_view(probe).diff_ids == eng.image_view(ref).diff_ids:
+            return f"found: {ref} is built, its steps in BuildKit's cache"
+        eng.tag(probe, ref)
+    finally:
+        eng.remove(probe, missing_ok=True)    # the name only; the image too where no other name holds it
     return (f"rebuilt {ref}: BuildKit's cache did not hold the steps of the image by that name, so a new "
             "version would not have reused its layers")
 

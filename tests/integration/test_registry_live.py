@@ -150,7 +150,11 @@ def test_a_handmade_image_is_pullable_and_runs(lab, client, pushed, docker_clien
 
 def test_delete_removes_every_tag(client, pushed):
     digest = client.head_manifest(REPO, "1")
-    assert client.delete_repository_tags(REPO) == [digest]
+    listed = client.manifest(REPO, digest).entries        # an index's image and attestation (BuildKit), or none
+    assert client.delete_repository_tags(REPO) == [digest, *listed]
+    for entry in listed:
+        with pytest.raises(ManifestUnknown):
+            client.manifest(REPO, entry)                   # gone too: garbage collection may free their layers
     assert client.head_manifest(REPO, "1") is None
     with pytest.raises(ManifestUnknown):
         client.manifest(REPO, "1")
