@@ -84,6 +84,13 @@ def other_namespaces(ctx: CheckContext, config: LabConfig) -> list[str]:
             and pushed_tags(ctx, repo)]
 
 
+def _tag_digest(remote: RemoteView) -> str:
+    """The digest the tag names, as `docker push` printed it: an index's own where the tag names one."""
+    if remote.index_digest:
+        return f"{remote.index_digest[:19]}…, an index; its {remote.platform} image {remote.manifest_digest[:19]}…"
+    return f"{remote.manifest_digest[:19]}…"
+
+
 def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("push.pushed", code == OK, code, message, hint=hint)
 
@@ -119,7 +126,7 @@ def check_pushed(ctx: CheckContext) -> CheckResult:
                        "it was never pushed (or the push failed)",
                        hint=push_command(config, tag, tagged=True))
     if not tagged and source_id is None:
-        return _result(OK, f"the registry holds {repo}:{tag} ({remote.manifest_digest[:19]}…); there is no "
+        return _result(OK, f"the registry holds {repo}:{tag} ({_tag_digest(remote)}); there is no "
                        "local copy to compare it with, which is fine after `docker rmi`")
     local = engine.image_view(target if tagged else source)
     newest = engine.image_view(source) if source_id is not None else local
@@ -130,5 +137,5 @@ def check_pushed(ctx: CheckContext) -> CheckResult:
         return _result("layers-differ", f"the registry's {repo}:{tag} is not the local {source}: {differ} of "
                        f"its {len(newest.diff_ids)} layers {verb} (rebuilt after the push?)",
                        hint=push_command(config, tag, tagged=tagged, same=same))
-    return _result(OK, f"the registry holds {repo}:{tag} ({remote.manifest_digest[:19]}…), layer for layer "
+    return _result(OK, f"the registry holds {repo}:{tag} ({_tag_digest(remote)}), layer for layer "
                    f"the local {source}")

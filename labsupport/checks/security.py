@@ -210,7 +210,8 @@ def check_no_secrets(ctx: CheckContext) -> CheckResult:
         else:
             hint = f"take that file or value out of the build, then rebuild and push: {fixed}"
         return CheckResult(EXERCISE, False, code, f"{ref}: {explain(image, finding)}{more}", hint=hint)
-    digest = images[0].manifest.digest if len(images) == 1 else "an index"
+    first = images[0].manifest
+    digest = first.index_digest or first.digest          # what the tag names, as `docker push` printed it
     return CheckResult(
         EXERCISE,
         True,

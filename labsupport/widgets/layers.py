@@ -189,7 +189,7 @@ class LayerStack(TextRepr, widgets.VBox):
                 f'<div class="lab-push-total">A push would send about '
                 f'<b>{human_bytes(diff.upload_bytes)}</b> '
                 f'({diff.count(LayerState.UPLOAD)} of {len(diff.layers)} layers; '
-                f'uncompressed sizes, the wire carries compressed ones).</div>')
+                f'sizes as docker history reports them; a push sends compressed tars, usually far smaller).</div>')
 
     def text(self) -> str:
         """The stack top first, as `docker history` lists it, and the push total."""
@@ -213,5 +213,5 @@ class LayerStack(TextRepr, widgets.VBox):
             lines.append(f"  ({hidden} empty steps hidden)")
         counts = ", ".join(f"{diff.count(state)} {_LABELS[state]}" for state in LayerState)
         lines.append(f"  top first; {counts}; a push would send about {human_bytes(diff.upload_bytes)} "
-                     "(uncompressed sizes: the wire carries compressed ones)")
+                     "(sizes as docker history reports them: a push sends compressed tars, usually far smaller)")
         return "\n".join(lines)

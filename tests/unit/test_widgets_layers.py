@@ -157,5 +157,6 @@ def test_the_stack_is_named_by_the_reference_asked_about_not_by_some_other_tag()
     assert LayerStack(hello_diff()).text().startswith("LayerStack hello-lab:1.0:")  # no name: the first tag
 
 
-def test_the_text_says_the_push_total_is_an_uncompressed_estimate():
-    assert "uncompressed sizes" in LayerStack(hello_diff()).text().splitlines()[-1]
+def test_the_text_says_the_push_total_is_an_estimate_from_docker_history():
+    last = LayerStack(hello_diff()).text().splitlines()[-1]
+    assert "as docker history reports them" in last and "compressed tars" in last
