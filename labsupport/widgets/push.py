@@ -346,8 +346,10 @@ class PushMonitor(TextRepr, widgets.VBox):
         text = (f"sent {human_bytes(report.bytes_uploaded + sent_others)}: "
                 f"{human_bytes(report.bytes_uploaded)} of the image's {human_bytes(total)} {layers}")
         pushed = [role for _, role, phase, _ in others if phase is PushPhase.PUSHED]
-        if pushed:
+        if pushed and sent_others:
             text += f" and {human_bytes(sent_others)} for {' and '.join(_unique(pushed))}"
+        elif pushed:      # a small blob can go up in one request, with no progress line to count its bytes
+            text += f" and {' and '.join(_unique(pushed))}, whose size the engine did not report"
         for layer_id, role, phase, _ in others:
             if phase is not PushPhase.PUSHED:
                 text += f"; {role}: {self._phase_words(layer_id)}"

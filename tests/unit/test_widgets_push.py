@@ -208,6 +208,19 @@ def test_containerd_rebuild_uploads_the_attestation_alone_and_the_total_says_so(
     assert "sent 0 B" not in monitor.text()
 
 
+def test_an_attestation_pushed_without_progress_lines_is_not_said_to_weigh_0_b():
+    name = "containerd-rebuild-push"
+    report = recorded_report(name)
+    proof_id = statement(name)["digest"].split(":")[1][:12]
+    quiet = [event for event in recorded_events(name)
+             if not (event.layer == proof_id and event.phase is PushPhase.PUSHING)]
+    monitor = PushMonitor(report.reference, scripted(quiet, report), autostart=True,
+                          image=containerd_image(name))
+    assert monitor.layers[proof_id][0] is PushPhase.PUSHED
+    assert ("and the attestation (provenance), whose size the engine did not report" in monitor.text())
+    assert "0 B for the attestation" not in monitor.text()
+
+
 def test_containerd_repeat_push_the_attestation_already_exists():
     name = "containerd-repeat-push"
     monitor = containerd_monitor(name, image=containerd_image(name))
