@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -189,6 +190,35 @@ def test_catch_up_does_each_step_once_then_finds_it_done(lab_kernel, capsys):
     for exercise in ("images.build", "tagging.tag", "login.logged-in", "push.pushed"):
         result = notebook.check(exercise)
         assert result.passed, repr(result)
+
+
+@pytest.mark.docker
+def test_catch_up_rebuilds_a_hello_lab_that_buildkits_cache_does_not_hold(lab_kernel, capsys, docker_client):
+    """hello-lab:1.0 made by another builder (the classic one, with --no-cache): under BuildKit its RUN layer is
+    no result BuildKit holds, so a new version would not reuse it, and catch-up builds 1.0 again. The classic
+    builder's cache is the images themselves: there the image is found as it is."""
+    from labsupport.dockercli import builds_with_buildkit
+    from labsupport.engine import Engine
+
+    config, engine = notebook.lab_config(), Engine(docker_client)
+    made = subprocess.run(["docker", "build", "-q", "--no-cache", "-t", "hello-lab:1.0", "--build-arg",
+                           f"BASE={config.base_image}", str(labsupport.app_dir())], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "DOCKER_BUILDKIT": "0"}, check=False)
+    assert made.returncode == 0, made.stderr
+    before = engine.image_view("hello-lab:1.0").diff_ids
+    notebook.catch_up("02")
+    built = capsys.readouterr().out.splitlines()[1]
+    after = engine.image_view("hello-lab:1.0").diff_ids
+    if not builds_with_buildkit():
+        assert (built, after) == ("catch up: found: hello-lab:1.0 is built", before)
+        return
+    assert built.startswith("catch up: rebuilt hello-lab:1.0: BuildKit's cache did not hold"), built
+    assert after[0] == before[0] and after[1:] != before[1:]          # the base layer is the same image's
+    notebook.catch_up("02")
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "catch up: found: hello-lab:1.0 is built, its steps in BuildKit's cache")
+    assert engine.image_view("hello-lab:1.0").diff_ids == after
+    assert not engine.exists("hello-lab:catch-up")                    # the name it built beside 1.0 is gone
 
 
 @pytest.mark.docker
