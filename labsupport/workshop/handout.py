@@ -55,8 +55,8 @@ def trust_steps(settings: WorkshopSettings, ca_fingerprint: str) -> list[str]:
         steps.append(f"sudo mkdir -p {folder} && sudo cp ca.crt {folder}/ca.crt")
     steps += [
         f"sudo cp ca.crt /usr/local/share/ca-certificates/{settings.name}-ca.crt && sudo update-ca-certificates",
-        "then restart Docker (Docker Desktop: add ca.crt to the system keychain or certificate store, "
-        "then restart Docker Desktop)",
+        ("then restart Docker (Docker Desktop: add ca.crt to the system keychain or certificate store, "
+         "then restart Docker Desktop)"),
     ]
     return steps
 
