@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from .config import LabConfig, repo_root
-from .errors import LabError
+from .errors import LabError, ManifestUnknown
 
 
 def _size(n: int) -> str:
@@ -118,10 +118,6 @@ def registry_ls(args: argparse.Namespace) -> int:
 def _image_of(registry, manifest):
     """The image a manifest stands for: itself, or an index's image for this machine's platform (None when the
     index holds no image for it; its platforms are listed then)."""
-    from .errors import ManifestUnknown
-
-    if not manifest.is_index:
-        return manifest
     try:
         return registry.image_manifest(manifest.repository, manifest.digest, index=manifest)
     except ManifestUnknown:

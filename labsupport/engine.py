@@ -27,6 +27,7 @@ import docker.errors
 import requests
 
 from . import refs
+from ._registry_wire import DIGEST
 from .config import LabConfig
 from .dockercli import stream_docker
 from .errors import (
@@ -394,7 +395,7 @@ class Engine:
             return failed
         said = [match.group(1) for line in logs.decode(errors="replace").splitlines() if "level=error" in line
                 for match in [_REGISTRY_LOG_ERROR.search(line)] if match
-                and not re.fullmatch(r"sha256:[0-9a-f]{64}", match.group(1))]   # a detail that is only a digest
+                and not DIGEST.match(match.group(1))]   # a detail that is only a digest
         if not said:
             return failed
         # The error that explains the push: the last one the registry logged that names a known cause (its

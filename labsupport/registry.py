@@ -277,16 +277,16 @@ class RegistryClient:
         except NameUnknown:
             return []
         digests: list[str] = []
+        listed: list[str] = []
         for tag in tags:
-            digest = self.head_manifest(repository, tag)
-            if digest and digest not in digests:
-                digests.append(digest)
-        for digest in list(digests):
             try:
-                listed = self.manifest(repository, digest).entries
-            except ManifestUnknown:
-                continue
-            digests.extend(entry for entry in listed if entry not in digests)
+                manifest = self.manifest(repository, tag)
+            except (ManifestUnknown, NameUnknown):
+                continue                  # the tag (or the repository) went meanwhile
+            if manifest.digest not in digests:
+                digests.append(manifest.digest)
+                listed.extend(manifest.entries)
+        digests.extend(dict.fromkeys(entry for entry in listed if entry not in digests))
         for digest in digests:
             try:
                 self.delete_manifest(repository, digest)
