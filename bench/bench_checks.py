@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import lab_for_bench, login, percentile  # noqa: E402
-from labsupport.checks import exercises, run_check  # noqa: E402
+from labsupport.checks import run_check  # noqa: E402
+from labsupport.course import EXERCISES  # noqa: E402
 from labsupport.config import repo_root  # noqa: E402
 from labsupport.engine import Engine  # noqa: E402
 from labsupport.errors import LabError  # noqa: E402
@@ -48,7 +49,7 @@ def main() -> int:
             engine.push(target)
             print(f"check latency over {args.runs} runs, lab {config.registry} (ms)")
             print(f"{'exercise':<24} {'result':<8} {'median':>8} {'p95':>8}")
-            for info in exercises():
+            for info in EXERCISES:
                 if info.answer:
                     continue
                 times, outcome = [], ""

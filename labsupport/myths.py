@@ -34,6 +34,7 @@ import requests
 
 from . import refs
 from .config import LabConfig, repo_root
+from .course import MythId
 from .dockerconfig import Credential, config_dir
 from .engine import Engine
 from .errors import ImageNotFound, LabError, PushFailed, RegistryError, UnknownExercise
@@ -182,22 +183,24 @@ def prove_secure_by_default(config: LabConfig, *, secret_app: Path | None = None
     return "\n".join([headline + tail, "", *lines])
 
 
-PROOFS: dict[str, Callable[[LabConfig], str]] = {
-    "untagged-push": prove_untagged_push,
-    "anonymous-push": prove_anonymous_push,
-    "full-upload": prove_full_upload,
-    "secure-by-default": prove_secure_by_default,
+#: The one live proof of each myth of the course (tests/unit/test_course.py: no myth without one, none extra).
+PROOFS: dict[MythId, Callable[..., str]] = {
+    MythId.UNTAGGED_PUSH: prove_untagged_push,
+    MythId.ANONYMOUS_PUSH: prove_anonymous_push,
+    MythId.FULL_UPLOAD: prove_full_upload,
+    MythId.SECURE_BY_DEFAULT: prove_secure_by_default,
 }
-MYTH_IDS: tuple[str, ...] = tuple(PROOFS)
 
 
-def prove(myth_id: str, config: LabConfig | None = None, **options: object) -> str:
+def prove(myth_id: str | MythId, config: LabConfig | None = None, **options: object) -> str:
     """Run the live experiment of a myth for real; its output text, explained in one line at the top."""
-    proof = PROOFS.get(myth_id.strip() if isinstance(myth_id, str) else myth_id)
-    if proof is None:
-        raise UnknownExercise(f"there is no myth {myth_id!r}; the myths are: {', '.join(MYTH_IDS)}",
-                              fix=f'prove("{MYTH_IDS[0]}", config)')
-    return proof(config or LabConfig.from_env(), **options)  # type: ignore[call-arg]
+    try:
+        proof = PROOFS[MythId(myth_id.strip() if isinstance(myth_id, str) else myth_id)]
+    except ValueError:
+        known = [str(item) for item in PROOFS]
+        raise UnknownExercise(f"there is no myth {myth_id!r}; the myths are: {', '.join(known)}",
+                              fix=f'prove("{known[0]}", config)') from None
+    return proof(config or LabConfig.from_env(), **options)
 
 
 # -- helpers: images --------------------------------------------------------------------------------------

@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import progress
-from .checks import CheckResult, run_check
+from . import course, progress
+from .attempts import attempt
+from .cards import error_html
+from .checks import CheckResult
 from .config import LabConfig, repo_root
+from .course import lesson_number
 from .errors import BuildFailed, LabError, RegistryUnreachable, Unauthorized
 from .lab import Lab, probe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The course's lessons, in order; catch_up takes one of them.
-LESSONS: tuple[str, ...] = tuple(f"{number:02d}" for number in range(11))
 HELLO_TAG = "1.0"
 
 
@@ -59,8 +60,6 @@ class LabProblem:
         return False
 
     def _repr_html_(self) -> str:
-        from .widgets.common import error_html
-
         return error_html(self.error)
 
     def __repr__(self) -> str:
@@ -228,23 +227,22 @@ def local_index(ref: str) -> list[dict[str, Any]]:
 def check(exercise_id: str, answer: Any = None) -> CheckResult | LabProblem:
     """Check an exercise against the lab's real state; a broken lab gives a card with the fix instead."""
     try:
-        result = run_check(exercise_id, answer, config=_config())
+        result = attempt(exercise_id, answer, config=_config())
     except LabError as exc:
         return LabProblem(exc)
     return result
 
 
 def _runner(config: LabConfig) -> Callable[[str], CheckResult]:
-    return lambda exercise_id: run_check(exercise_id, config=config)
+    return lambda exercise_id: attempt(exercise_id, config=config)
 
 
 @friendly
 def CheckButton(exercise_id: str, **kwargs: Any) -> Any:
     """A "Check" button for one exercise, showing the result card (or the lab's problem and its fix)."""
-    from .checks import exercise_info
     from .widgets import CheckButton as Button
 
-    exercise_info(exercise_id)  # an unknown id is told now, not at the first click
+    course.exercise(exercise_id)  # an unknown id is told now, not at the first click
     return Button(exercise_id, _runner(_config()), **kwargs)
 
 
@@ -272,19 +270,12 @@ def Predict(question: str, choices: Sequence[str] | None = None, *, number: bool
 @friendly
 def MythCard(myth_id: str) -> Any:
     """A myth: commit to Yes or No, see the truth, then prove it live on the lab."""
+    from .myths import prove
     from .widgets import MythCard as Card
 
     config = _config()
-
-    def prover() -> str:
-        try:
-            from .myths import prove
-        except ImportError as exc:
-            raise LabError("the live proofs are not part of this version of labsupport",
-                           fix="update labsupport: pip install -U labsupport") from exc
-        return prove(myth_id, config)
-
-    return Card(myth_id, prover,
+    myth = course.myth(myth_id)
+    return Card(myth, lambda: prove(myth.id, config),
                 record=lambda name, value: progress.record_prediction(name, value, config=config))
 
 
@@ -352,11 +343,8 @@ def doctor() -> None:
 @friendly
 def reset(exercise_id: str) -> None:
     """Undo what an exercise made (and forget its attempts), so it can be done again."""
-    try:
-        from .reset import reset_exercise
-    except ImportError as exc:
-        raise LabError("reset is not part of this version of labsupport",
-                       fix="update labsupport: pip install -U labsupport") from exc
+    from .reset import reset_exercise
+
     print(reset_exercise(exercise_id, _config()))
 
 
@@ -392,16 +380,6 @@ def _build_hello(config: LabConfig, tag: str) -> str:
 def build_hello(tag: str | None = None) -> str:
     """Build the hello app as `tag` (default hello-lab:1.0) on the lab's base image; a line saying so."""
     return _build_hello(_config(), tag or f"{_hello()}:{HELLO_TAG}")
-
-
-def lesson_number(lesson: str | int) -> str:
-    """A lesson as its two-digit number ("3", 3, "03" and "03-tagging" are all "03"); LabError if unknown."""
-    text = str(lesson).strip().split("-", 1)[0]
-    number = text.zfill(2) if text.isdigit() else text
-    if number not in LESSONS:
-        raise LabError(f"there is no lesson {lesson!r}; the lessons are {LESSONS[0]} to {LESSONS[-1]}",
-                       fix='catch_up("03")   (the number of the notebook you are in)')
-    return number
 
 
 def _lab_up(config: LabConfig) -> str:
@@ -481,14 +459,14 @@ def _pushed(config: LabConfig) -> str:
     return f"pushed {ref} ({report.digest})"
 
 
-#: What each lesson leaves behind, in order: (the first lesson that needs it, the step that ensures it).
-CATCH_UP_STEPS: tuple[tuple[str, Callable[[LabConfig], str]], ...] = (
-    ("01", _lab_up),
-    ("02", _built),
-    ("04", _tagged),
-    ("05", _logged_in),
-    ("06", _pushed),
-)
+#: The step that makes each catch-up result of the course's data (`Exercise.catch_up`), idempotently.
+CATCH_UP_STEPS: dict[str, Callable[[LabConfig], str]] = {
+    "registry-up": _lab_up,
+    "built": _built,
+    "tagged": _tagged,
+    "logged-in": _logged_in,
+    "pushed": _pushed,
+}
 
 
 @friendly
@@ -496,11 +474,11 @@ def catch_up(lesson: str | int) -> None:
     """Do, idempotently, what the lessons before `lesson` leave behind; one line per step done or found."""
     number = lesson_number(lesson)
     config = _config()
-    steps = [step for first, step in CATCH_UP_STEPS if first <= number]
+    steps = course.catch_up_steps(number)
     if not steps:
         print(f"catch up: nothing to do, lesson {number} starts from scratch")
     for step in steps:
-        print(f"catch up: {step(config)}")
+        print(f"catch up: {CATCH_UP_STEPS[step](config)}")
 
 
 _cli_on_path()

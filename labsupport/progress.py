@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .config import LabConfig
+from .course import EXERCISES
 
 try:
     import fcntl
@@ -127,7 +128,6 @@ class ProgressLog:
     def summary(self, course: Sequence[tuple[str, str, str]] | None = None) -> list[ProgressRow]:
         """One row per exercise in course order (untried ones too), then any other recorded exercise."""
         if course is None:
-            from .checks.base import EXERCISES
             course = [(e.id, e.lesson, e.title) for e in EXERCISES]
         rows: dict[str, dict[str, Any]] = {
             ex: {"exercise": ex, "lesson": lesson, "title": title, "attempts": 0, "passed": False,

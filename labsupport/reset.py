@@ -12,9 +12,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from . import course
 from .checks import images
-from .checks.base import exercise_info, exercises
 from .config import LabConfig
+from .course import Leftovers
 from .dockerconfig import load_credential
 from .errors import LabError
 from .progress import ProgressLog
@@ -23,33 +24,9 @@ from .progress import ProgressLog
 RemoteTag = tuple[str, str | None]
 
 
-@dataclass(frozen=True)
-class Leftovers:
-    """What one exercise leaves behind: local tags, lab registry tags, a Docker client login."""
-
-    local: tuple[str, ...] = ()
-    remote: tuple[RemoteTag, ...] = ()
-    login: bool = False
-
-
-def leftovers(exercise_id: str, config: LabConfig) -> Leftovers:
-    """The things an exercise makes, with the learner's real names filled in (nothing for an unknown id)."""
-    app, local, ref = images.REPOSITORY, images.local_ref, config.ref
-    table = {
-        "images.build": Leftovers(local=(local("1.0"),)),
-        "tagging.tag": Leftovers(local=(ref(app, "1.0"),)),
-        "login.logged-in": Leftovers(login=True),
-        "push.pushed": Leftovers(remote=((app, "1.0"),)),
-        "caching.minimal-upload": Leftovers(local=(local("1.1"), ref(app, "1.1")), remote=((app, "1.1"),)),
-        "security.no-secrets": Leftovers(local=(local("secure"), ref(app, "secure")),
-                                         remote=((app, "secure"),)),
-        "production.tags": Leftovers(local=(ref(app, "1.2.0"), ref(app, "1.2")),
-                                     remote=((app, "1.2.0"), (app, "1.2"))),
-        "production.index": Leftovers(local=(ref("multi", "1.0"),), remote=(("multi", None),)),
-        "hood.handmade": Leftovers(local=(ref("handmade", "1.0"),), remote=(("handmade", None),)),
-        "capstone.ship": Leftovers(remote=(("capstone", None),)),
-    }
-    return table.get(exercise_id, Leftovers())
+def local_names(left: Leftovers, config: LabConfig) -> list[str]:
+    """The local tags an exercise's leftovers name, with the learner's real names filled in."""
+    return [images.local_ref(tag) for tag in left.app_tags] + [config.ref(name, tag) for name, tag in left.lab_tags]
 
 
 @dataclass
@@ -125,9 +102,9 @@ def _logout(config: LabConfig, report: ResetReport) -> None:
 
 
 def _reset(ids: tuple[str, ...], config: LabConfig, report: ResetReport) -> ResetReport:
-    found = [leftovers(exercise_id, config) for exercise_id in ids]
+    found = [course.exercise(exercise_id).leftovers for exercise_id in ids]
     remote = list(dict.fromkeys(item for left in found for item in left.remote))
-    local = list(dict.fromkeys(name for left in found for name in left.local))
+    local = list(dict.fromkeys(name for left in found for name in local_names(left, config)))
     _delete_remote(config, remote, report)   # first: a registry that is down stops it before any change
     _remove_local(config, local, report)
     if any(left.login for left in found):
@@ -138,7 +115,7 @@ def _reset(ids: tuple[str, ...], config: LabConfig, report: ResetReport) -> Rese
 def reset_exercise(exercise_id: str, config: LabConfig | None = None) -> ResetReport:
     """Undo one exercise (its local tags, registry tags, login) and forget its progress."""
     config = config or LabConfig.from_env()
-    info = exercise_info(exercise_id)       # an unknown id raises UnknownExercise with the known ones
+    info = course.exercise(exercise_id)     # an unknown id raises UnknownExercise with the known ones
     report = _reset((info.id,), config, ResetReport((info.id,)))
     report.forgotten = ProgressLog(config.progress_file).reset(info.id)
     return report
@@ -147,7 +124,7 @@ def reset_exercise(exercise_id: str, config: LabConfig | None = None) -> ResetRe
 def reset_all(config: LabConfig | None = None) -> ResetReport:
     """Undo every exercise and forget all progress (predictions too); the registry itself keeps running."""
     config = config or LabConfig.from_env()
-    ids = tuple(info.id for info in exercises())
+    ids = tuple(info.id for info in course.EXERCISES)
     report = _reset(ids, config, ResetReport(ids))
     report.forgotten = ProgressLog(config.progress_file).reset(None)
     return report

@@ -106,7 +106,7 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("caching.minimal-upload", code == OK, code, message, hint=hint)
 
 
-@exercise("caching.minimal-upload", lesson="06", title="Push hello-lab:1.1 uploading only the changed layer")
+@exercise("caching.minimal-upload")
 def check_minimal_upload(ctx: CheckContext) -> CheckResult:
     """`<learner>/hello-lab:1.1` is in the registry and shares every layer of 1.0 but the top one(s)."""
     config, engine = ctx.config, ctx.engine

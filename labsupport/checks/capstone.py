@@ -59,7 +59,7 @@ def cache_order_problem(image: PulledImage, scan: secrets.ImageScan) -> str | No
     return None
 
 
-@exercise(EXERCISE, lesson="10", title="Ship the capstone app end to end")
+@exercise(EXERCISE)
 def check_ship(ctx: CheckContext) -> CheckResult:
     """`<learner>/capstone`: semver + commit tag on one digest, cache-friendly, no secret, pullable."""
     config = ctx.config

@@ -81,7 +81,7 @@ def _missing_blob(ctx: CheckContext, repository: str) -> str | None:
     return None
 
 
-@exercise(EXERCISE, lesson="09", title="Push handmade:1.0 by hand over the registry's HTTP API")
+@exercise(EXERCISE)
 def check_handmade(ctx: CheckContext) -> CheckResult:
     """`<learner>/handmade:1.0` is in the registry with all its blobs, docker pulls it, and it runs."""
     config = ctx.config

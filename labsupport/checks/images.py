@@ -96,7 +96,7 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("images.build", code == OK, code, message, hint=hint)
 
 
-@exercise("images.build", lesson="01", title="Build hello-lab:1.0 from the hello app")
+@exercise("images.build")
 def check_build(ctx: CheckContext) -> CheckResult:
     """hello-lab:1.0 exists, holds the app's script and prints the app's greeting when run."""
     ref = local_ref("1.0")

@@ -37,7 +37,7 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("login.logged-in", code == OK, code, message, hint=hint)
 
 
-@exercise("login.logged-in", lesson="04", title="Log the Docker client in to the lab registry")
+@exercise("login.logged-in")
 def check_logged_in(ctx: CheckContext) -> CheckResult:
     """The Docker client's credential for the lab's host exists and the registry accepts it."""
     config = ctx.config

@@ -22,7 +22,7 @@ def _short(digest: str | None) -> str:
     return f"{digest[:19]}…" if digest else "nothing"
 
 
-@exercise(TAGS, lesson="08", title="Put 1.2.0, 1.2 and a commit tag on one digest")
+@exercise(TAGS)
 def check_tags(ctx: CheckContext) -> CheckResult:
     """`1.2.0`, `1.2` and a commit-id tag of `<learner>/hello-lab` all resolve to one manifest digest."""
     config = ctx.config
@@ -95,7 +95,7 @@ def check_tags(ctx: CheckContext) -> CheckResult:
     )
 
 
-@exercise(INDEX, lesson="08", title="Push multi:1.0 as an image index of two platforms")
+@exercise(INDEX)
 def check_index(ctx: CheckContext) -> CheckResult:
     """`<learner>/multi:1.0` is an image index (OCI index or manifest list) with two or more platforms."""
     config = ctx.config

@@ -95,7 +95,7 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("push.pushed", code == OK, code, message, hint=hint)
 
 
-@exercise("push.pushed", lesson="05", title="Push hello-lab:1.0 to the lab registry")
+@exercise("push.pushed")
 def check_pushed(ctx: CheckContext) -> CheckResult:
     """The registry holds `<learner>/hello-lab:1.0` and its layers are those of the local image."""
     config, engine = ctx.config, ctx.engine

@@ -134,8 +134,7 @@ def diagnose(reference: str, given: Mapping[str, str | None]) -> tuple[str, str]
     return None
 
 
-@exercise("registries.anatomy", lesson="02",
-          title="Split five references into host, repository, tag and digest", answer=True)
+@exercise("registries.anatomy")
 def check_anatomy(ctx: CheckContext, answer: Any) -> CheckResult:
     """Compare the learner's five splits with the answer key; report how many are wrong and the first."""
     exercise_id = "registries.anatomy"

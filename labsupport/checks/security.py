@@ -153,7 +153,7 @@ def first_finding(findings: list[secrets.Finding]) -> tuple[str, secrets.Finding
 # -- the check -------------------------------------------------------------------------------------------
 
 
-@exercise(EXERCISE, lesson="07", title="Push hello-lab:secure with no secret in any layer")
+@exercise(EXERCISE)
 def check_no_secrets(ctx: CheckContext) -> CheckResult:
     """`<learner>/hello-lab:secure` is in the registry and no layer (nor its config) holds a secret."""
     config = ctx.config

@@ -38,7 +38,7 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("setup.registry", code == OK, code, message, hint=hint)
 
 
-@exercise("setup.registry", lesson="00", title="The lab registry answers /v2/ and asks for credentials")
+@exercise("setup.registry")
 def check_registry(ctx: CheckContext) -> CheckResult:
     """GET /v2/ answers 401 with a challenge, and the lab's own credential is accepted."""
     config = ctx.config

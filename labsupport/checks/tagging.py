@@ -82,7 +82,7 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("tagging.tag", code == OK, code, message, hint=hint)
 
 
-@exercise("tagging.tag", lesson="03", title="Tag hello-lab:1.0 with the lab registry's name")
+@exercise("tagging.tag")
 def check_tag(ctx: CheckContext) -> CheckResult:
     """`<registry>/<learner>/hello-lab:1.0` exists and points at the image id of `hello-lab:1.0`."""
     config, engine = ctx.config, ctx.engine

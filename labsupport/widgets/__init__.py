@@ -8,30 +8,23 @@ shows, and stable `lab-*` CSS classes for browser tests.
 from __future__ import annotations
 
 from .browser import RegistryBrowser, RegistrySource
-from .checkbutton import CheckButton, result_card_html, result_card_text
+from .checkbutton import CheckButton
 from .common import human_bytes
-from .coursemap import CourseMap, Lesson, course_lessons
+from .coursemap import CourseMap
 from .layers import LayerStack, diff_from_view
-from .myth import MYTHS, Myth, MythCard, get_myth
+from .myth import MythCard
 from .predict import Predict
 from .push import PushMonitor
 
 __all__ = [
-    "MYTHS",
     "CheckButton",
     "CourseMap",
     "LayerStack",
-    "Lesson",
-    "Myth",
     "MythCard",
     "Predict",
     "PushMonitor",
     "RegistryBrowser",
     "RegistrySource",
-    "course_lessons",
     "diff_from_view",
-    "get_myth",
     "human_bytes",
-    "result_card_html",
-    "result_card_text",
 ]

@@ -1,7 +1,7 @@
 """CheckButton and result cards: run one exercise's check on demand and show the outcome as a card.
 
 The check is an injected `runner(exercise_id)` returning a CheckResult-like object (exercise, passed, code,
-message, hint). `result_card_html` is the same card for anyone displaying a result (checks reuse it).
+message, hint). The card itself is `labsupport.cards.result_card_html`, the same for a result shown on its own.
 """
 
 from __future__ import annotations
@@ -12,37 +12,8 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from .common import COLOURS, MONO, TextRepr, button, error_html, error_text, esc, html_widget
-
-
-def result_card_html(result: Any) -> str:
-    """A card for a check result: green when passed; red with what is wrong and the fixing command."""
-    passed = bool(result.passed)
-    state = "passed" if passed else "failed"
-    colour = COLOURS[state]
-    background = "#e8f5e9" if passed else "#ffebee"
-    exercise = esc(getattr(result, "exercise", ""))
-    code = getattr(result, "code", "") or ""
-    heading = (f'<b>{exercise}</b>: passed &#10003;' if passed else
-               f'<b>{exercise}</b>: not yet &#10007; <span class="lab-check-code" '
-               f'style="color:{COLOURS["muted"]}">({esc(code)})</span>')
-    body = f'<div class="lab-check-message">{esc(getattr(result, "message", ""))}</div>'
-    hint = getattr(result, "hint", "") or ""
-    if hint and not passed:
-        body += (f'<div>try:</div><pre class="lab-check-hint" style="{MONO}background:#fff;margin:2px 0;'
-                 f'padding:4px 8px;border:1px solid #ddd;border-radius:3px;white-space:pre-wrap">'
-                 f'{esc(hint)}</pre>')
-    return (f'<div class="lab-check lab-check--{state}" data-exercise="{exercise}" '
-            f'style="border-left:6px solid {colour};background:{background};padding:6px 12px;'
-            f'margin:4px 0;border-radius:4px"><div class="lab-check-title">{heading}</div>{body}</div>')
-
-
-def result_card_text(result: Any) -> str:
-    """The plain-text twin of the card."""
-    if result.passed:
-        return f"{result.exercise}: passed. {result.message}"
-    text = f"{result.exercise}: not yet ({result.code}). {result.message}"
-    return text + (f"\n  try: {result.hint}" if getattr(result, "hint", "") else "")
+from ..cards import error_html, error_text, result_card_html, result_card_text
+from .common import TextRepr, button, html_widget
 
 
 class CheckButton(TextRepr, widgets.VBox):

@@ -6,30 +6,12 @@ nbval, in a terminal or in a front end without widgets still reads well.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..errors import LabError
-
-#: One colour per meaning, reused by every widget so the course reads consistently.
-COLOURS = {
-    "there": "#2e7d32",      # green: already in the repository
-    "upload": "#ef6c00",     # orange: a push sends it
-    "mountable": "#1565c0",  # blue: another repository holds it, a push mounts it
-    "empty": "#bdbdbd",      # grey: a step that made no layer
-    "passed": "#2e7d32",
-    "failed": "#c62828",
-    "muted": "#616161",
-}
-MONO = "font-family:var(--jp-code-font-family, monospace);"
-
-
-def esc(value: object) -> str:
-    """HTML-escape any value's text, quotes included, for safe embedding in an HTML widget."""
-    return html.escape(str(value), quote=True)
+from ..cards import error_text
 
 
 def human_bytes(size: int) -> str:
@@ -45,26 +27,6 @@ def human_bytes(size: int) -> str:
 def short_digest(digest: str, length: int = 12) -> str:
     """The first hex characters of a `sha256:<hex>` digest (or of a bare id); "" for an empty one."""
     return digest.split(":", 1)[-1][:length] if digest else ""
-
-
-def error_text(exc: BaseException) -> str:
-    """A learner-facing line for an error: a LabError's message and fix, else its type and message."""
-    if isinstance(exc, LabError):
-        return exc.message if not exc.fix else f"{exc.message}\nfix: {exc.fix}"
-    return f"unexpected {type(exc).__name__}: {exc}"
-
-
-def error_html(exc: BaseException) -> str:
-    """An error box (class `lab-error`) with the message and, for a LabError, the fix as a command."""
-    if isinstance(exc, LabError):
-        message, fix = exc.message, exc.fix
-    else:
-        message, fix = f"unexpected {type(exc).__name__}: {exc}", None
-    fix_html = (f'<div class="lab-error-fix">fix: <code style="{MONO}">{esc(fix)}</code></div>'
-                if fix else "")
-    return (f'<div class="lab-error" style="border-left:4px solid {COLOURS["failed"]};'
-            f'padding:4px 8px;background:#fdecea;white-space:pre-wrap">'
-            f'<div class="lab-error-message">{esc(message)}</div>{fix_html}</div>')
 
 
 def html_widget(value: str = "", *classes: str) -> widgets.HTML:

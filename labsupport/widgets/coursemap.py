@@ -7,40 +7,16 @@ callable returning that, which the Refresh button calls again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from .common import COLOURS, TextRepr, button, esc, guarded, html_widget
+from ..cards import COLOURS, esc
+from ..course import LESSONS, Lesson
+from .common import TextRepr, button, guarded, html_widget
 
 Progress = Mapping[str, bool] | Iterable[str]
-
-#: Lesson numbers and titles, in course order (curriculum.md); the exercises come from the checks' table.
-LESSON_TITLES: tuple[tuple[str, str], ...] = (
-    ("00", "Setup"), ("01", "Images"), ("02", "Registries"), ("03", "Tagging"), ("04", "Login"),
-    ("05", "Push"), ("06", "Layer caching"), ("07", "Security"), ("08", "Production"),
-    ("09", "Under the hood"), ("10", "Capstone"),
-)
-
-
-@dataclass(frozen=True)
-class Lesson:
-    """One lesson on the map: its number, title and exercise ids."""
-
-    number: str
-    title: str
-    exercises: tuple[str, ...]
-
-
-def course_lessons() -> tuple[Lesson, ...]:
-    """The eleven lessons with their exercise ids, taken from the checks' exercise table."""
-    from ..checks.base import EXERCISES  # the one table of exercise ids; imported late to keep widgets light
-
-    return tuple(Lesson(number, title, tuple(info.id for info in EXERCISES if info.lesson == number))
-                 for number, title in LESSON_TITLES)
-
 
 def passed_ids(progress: Progress | None) -> frozenset[str]:
     """The ids marked passed: keys with a true value of a mapping, or the members of a set or list."""
@@ -62,7 +38,7 @@ class CourseMap(TextRepr, widgets.VBox):
         super().__init__(**kwargs)
         self.add_class("lab-widget")
         self.add_class("lab-coursemap")
-        self.lessons = course_lessons()
+        self.lessons = LESSONS
         self._source = progress if callable(progress) else None
         self.messages = widgets.Output()
         self._map = html_widget("", "lab-coursemap-path")

@@ -1,6 +1,7 @@
 """MythCard: a claim about pushing images, a Yes/No prediction the learner commits to, then the reveal.
 
-The reveal (and the "Prove it" button) enter the view only after Yes or No is pressed. The live proof is an
+The card renders the `Myth` it is given (the course's data, `labsupport.course.MYTHS`). The reveal (and the
+"Prove it" button) enter the view only after Yes or No is pressed. The live proof is an
 injected `prover()` that runs the real experiment and returns its output; the prediction goes to an injected
 `record(myth_id, answer)` with answer "yes" (the claim is true) or "no", as progress.record_prediction takes.
 """
@@ -8,75 +9,15 @@ injected `prover()` that runs the real experiment and returns its output; the pr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from ..errors import LabError, UnknownExercise
-from .common import COLOURS, MONO, TextRepr, button, error_text, esc, guarded, html_widget
-
-
-@dataclass(frozen=True)
-class Myth:
-    """One myth of the course: the claim, whether it holds (none do), why, and what the live proof shows."""
-
-    id: str
-    claim: str
-    true: bool
-    explanation: str
-    proof: str
-
-
-MYTHS: dict[str, Myth] = {myth.id: myth for myth in (
-    Myth("untagged-push",
-         "An image can be pushed to a registry without a registry name in its tag.",
-         False,
-         "docker push reads the destination out of the image's name, and nowhere else. A name with no host, "
-         "such as hello-lab:1.0, is short for docker.io/library/hello-lab:1.0, so the push heads for Docker "
-         "Hub's official namespace (and is refused there). To reach the lab's registry the image first needs "
-         "a name that starts with the registry's host: "
-         "docker tag hello-lab:1.0 <host>/<learner>/hello-lab:1.0.",
-         "pushes an image tagged without a host and shows where the engine tried to send it"),
-    Myth("full-upload",
-         "Every push uploads the whole image again.",
-         False,
-         "Layers are addressed by the hash of their content. Before sending a layer the client asks the "
-         "registry whether it already holds that digest: if it does, the layer is skipped (\"Layer already "
-         "exists\"); if another repository of the same registry holds it, it is mounted without an upload "
-         "(\"Mounted from\"). Only the layers the registry lacks travel, plus a small manifest, so a second "
-         "push of an unchanged image sends almost nothing.",
-         "pushes the same image twice and compares the bytes each push sent"),
-    Myth("anonymous-push",
-         "A registry lets anyone push without logging in.",
-         False,
-         "A registry that is set up with authentication, like the lab's and every hosted one, answers an "
-         "anonymous upload with 401 and a WWW-Authenticate challenge, and docker push stops with \"no basic "
-         "auth credentials\". Only a registry deliberately run with no authentication accepts anonymous "
-         "writes, and such a registry must never be reachable by others. Run docker login first.",
-         "pushes from a Docker client that holds no credential for the lab registry"),
-    Myth("secure-by-default",
-         "Pushing is secure without further care.",
-         False,
-         "Each part needs care: plain HTTP is only tolerated for localhost, and listing another host under "
-         "insecure-registries sends credentials and layers in clear text; docker login keeps the password "
-         "base64-encoded (not encrypted) in ~/.docker/config.json unless a credential helper is set up; and "
-         "anything written into a layer, even a secret deleted by a later step, is pushed and can be read by "
-         "everyone who may pull the image. Use HTTPS, a credential helper or short-lived tokens, and keep "
-         "secrets out of builds.",
-         "pulls a pushed image apart and reads a secret that a later build step deleted"),
-)}
-
-
-def get_myth(myth_id: str) -> Myth:
-    """The myth with this id, or UnknownExercise listing the ids the course has."""
-    try:
-        return MYTHS[myth_id]
-    except KeyError:
-        known = ", ".join(MYTHS)
-        raise UnknownExercise(f"there is no myth {myth_id!r}; the course has: {known}",
-                              fix=f"MythCard({next(iter(MYTHS))!r})") from None
+from ..cards import COLOURS, MONO, error_text, esc
+from ..course import Myth
+from ..errors import LabError
+from .common import TextRepr, button, guarded, html_widget
 
 
 class MythCard(TextRepr, widgets.VBox):
@@ -86,9 +27,9 @@ class MythCard(TextRepr, widgets.VBox):
     proof = traitlets.Unicode(None, allow_none=True)    # the prover's output once "Prove it" ran
     proof_failed = traitlets.Bool(False)                # the prover raised: `proof` holds its error
 
-    def __init__(self, myth_id: str, prover: Callable[[], Any] | None = None, *,
+    def __init__(self, myth: Myth, prover: Callable[[], Any] | None = None, *,
                  record: Callable[[str, str], Any] | None = None, **kwargs: Any) -> None:
-        self.myth = get_myth(myth_id)
+        self.myth = myth
         super().__init__(**kwargs)
         self.add_class("lab-widget")
         self.add_class("lab-myth")
@@ -124,7 +65,7 @@ class MythCard(TextRepr, widgets.VBox):
             return
         self.answer = bool(answer)
         if self._record is not None:
-            self._record(self.myth.id, "yes" if self.answer else "no")
+            self._record(str(self.myth.id), "yes" if self.answer else "no")
 
     def run_proof(self) -> None:
         """Call the injected prover and show what it returned, or the lab's error when it raised one."""

@@ -12,8 +12,9 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ..cards import COLOURS, esc
 from ..errors import LabError
-from .common import COLOURS, TextRepr, button, esc, guarded, html_widget
+from .common import TextRepr, button, guarded, html_widget
 
 
 def _number_text(value: float) -> str:

@@ -20,20 +20,9 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ..cards import COLOURS, MONO, error_html, error_text, esc
 from ..model import ImageDiff, ImageView, PushEvent, PushPhase, PushReport
-from .common import (
-    COLOURS,
-    MONO,
-    TextRepr,
-    button,
-    error_html,
-    error_text,
-    esc,
-    html_widget,
-    human_bytes,
-    set_classes,
-    short_digest,
-)
+from .common import TextRepr, button, html_widget, human_bytes, set_classes, short_digest
 
 Runner = Callable[[Callable[[PushEvent], None]], PushReport]
 

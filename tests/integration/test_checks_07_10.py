@@ -349,7 +349,8 @@ def test_handmade_that_pulls_but_does_not_run(lab_of, by_hand, cmd):
 
 
 def test_every_check_here_is_registered_with_its_lesson():
-    from labsupport.checks.base import exercise_info, implemented
+    from labsupport import course
+    from labsupport.checks.base import check_function
 
     for exercise, lesson in (
         ("security.no-secrets", "07"),
@@ -358,5 +359,6 @@ def test_every_check_here_is_registered_with_its_lesson():
         ("hood.handmade", "09"),
         ("capstone.ship", "10"),
     ):
-        assert implemented(exercise) and exercise_info(exercise).lesson == lesson
+        info = course.exercise(exercise)
+        assert check_function(info) and info.lesson == lesson
     assert json.dumps(CheckResult("x", True, "ok", "m").to_json())

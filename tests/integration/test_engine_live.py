@@ -29,8 +29,7 @@ from labsupport.errors import BuildFailed, EngineUnavailable, ImageNotFound, Pus
 from labsupport.lab import Lab
 from labsupport.model import PushPhase
 from labsupport.registry import RegistryClient
-from tests.conftest import free_port, lab_env
-from tests.conftest import new_docker_config
+from tests.conftest import free_port, lab_env, new_docker_config
 
 pytestmark = pytest.mark.docker
 RUN = uuid.uuid4().hex[:6]

@@ -24,9 +24,11 @@ import httpx
 import pytest
 
 from labsupport import cli
-from labsupport.checks import exercises, run_check
+from labsupport.attempts import attempt
+from labsupport.checks import run_check
 from labsupport.checks.registries import ANATOMY_REFERENCES
 from labsupport.config import LabConfig
+from labsupport.course import EXERCISES
 from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
 from labsupport.errors import LabError, NameUnknown, PushFailed
@@ -283,7 +285,7 @@ def test_a_stopped_registry_makes_every_check_that_reads_it_say_labsupport_up(hx
         with pytest.raises(LabError) as caught:
             run_check(exercise, config=lab.config)
         assert "labsupport up" in (caught.value.fix or ""), (exercise, caught.value)
-    others = [info.id for info in exercises() if info.id not in (*REGISTRY_READERS, "setup.registry")]
+    others = [info.id for info in EXERCISES if info.id not in (*REGISTRY_READERS, "setup.registry")]
     for exercise in others:  # they read the engine or the answer only: a result, whatever it is
         assert run_check(exercise, {} if exercise == "registries.anatomy" else None, config=lab.config).exercise
     codes = {r["exercise"]: r["code"] for r in ProgressLog(lab.config.progress_file).attempts()}
@@ -345,10 +347,10 @@ def test_garbage_in_the_progress_file_is_skipped_with_a_warning_and_never_swallo
                                                                                            capsys, monkeypatch):
     config = LabConfig.from_env({**lab_env(lab_config), "LAB_STATE_DIR": str(tmp_path / "state")})
     right = {ref: split_for_exercise(ref) for ref in ANATOMY_REFERENCES}
-    run_check("registries.anatomy", right, config=config)
+    attempt("registries.anatomy", right, config=config)
     with open(config.progress_file, "ab") as handle:
         handle.write(garbage(300) + b"\n{not json}\n" + garbage(50))
-    run_check("registries.anatomy", right, config=config)  # appended after garbage that has no newline
+    attempt("registries.anatomy", right, config=config)  # appended after garbage that has no newline
     with pytest.warns(UserWarning, match="is not a progress record; skipped") as caught:
         attempts = ProgressLog(config.progress_file).attempts()
     assert len(caught) == 3
@@ -365,7 +367,7 @@ def test_garbage_in_the_progress_file_is_skipped_with_a_warning_and_never_swallo
 
 CHECKER = """
 import os, sys, time
-from labsupport.checks import run_check
+from labsupport.attempts import attempt
 from labsupport.checks.registries import ANATOMY_REFERENCES
 from labsupport.progress import record_prediction
 from labsupport.refs import split_for_exercise
@@ -374,8 +376,8 @@ while not os.path.exists(go):  # both start together
     time.sleep(0.01)
 right = {ref: split_for_exercise(ref) for ref in ANATOMY_REFERENCES}
 for n in range(rounds):
-    assert run_check("registries.anatomy", right if n % 2 else {"wrong": 1}).passed == bool(n % 2)
-    run_check("setup.registry")
+    assert attempt("registries.anatomy", right if n % 2 else {"wrong": 1}).passed == bool(n % 2)
+    attempt("setup.registry")
     record_prediction(f"{name}-{n}", {"answer": n, "note": "ü" * (n % 50)})
 """
 

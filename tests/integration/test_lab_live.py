@@ -19,8 +19,7 @@ from labsupport.config import LabConfig
 from labsupport.doctor import FAIL, OK, diagnose
 from labsupport.errors import PortInUse
 from labsupport.lab import Lab
-from tests.conftest import free_port, lab_env
-from tests.conftest import new_docker_config
+from tests.conftest import free_port, lab_env, new_docker_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

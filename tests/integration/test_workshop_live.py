@@ -22,11 +22,11 @@ import pytest
 
 from bench.bench_workshop import docker as docker_cli
 from bench.bench_workshop import running_workshop
+from labsupport.attempts import attempt
 from labsupport.checks import images
-from labsupport.checks.base import run_check
 from labsupport.config import LabConfig
-from labsupport.doctor import diagnose
 from labsupport.dockerconfig import Credential, load_credential
+from labsupport.doctor import diagnose
 from labsupport.engine import Engine
 from labsupport.errors import Denied, Unauthorized
 from labsupport.lab import Lab
@@ -231,17 +231,17 @@ def test_join_makes_the_checks_work_unchanged(ws, docker_client, lab_config, tmp
     findings = {f.name: f for f in diagnose(config)}
     assert findings["registry"].status == "ok" and "instructor" in findings["registry"].detail
     for exercise in ("setup.registry", "login.logged-in"):
-        result = run_check(exercise)
+        result = attempt(exercise)
         assert result.passed, str(result)
     local = images.local_ref("1.0")
     cli_build(APP, local, base=lab_config.base_image, labels={"io.labsupport.test-run": RUN})
     MADE.add(local)
-    assert run_check("push.pushed").code == "not-tagged"
+    assert attempt("push.pushed").code == "not-tagged"
     target = config.ref("hello-lab", "1.0")
     cli("tag", local, target)
     MADE.add(target)
     cli("push", target)
-    result = run_check("push.pushed")
+    result = attempt("push.pushed")
     assert result.passed, str(result)
     grid = wait_for_grid(ws, lambda g: cell(g, "learner-03", "push.pushed").get("state") == "passed")
     assert cell(grid, "learner-03", "setup.registry")["state"] == "passed"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bench.bench_workshop import push_as, running_workshop
-from labsupport.checks.base import run_check
+from labsupport.attempts import attempt
 from labsupport.config import LabConfig
 from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
@@ -88,7 +88,7 @@ def test_join_needs_and_uses_the_ca(ws, tmp_path, monkeypatch):
     assert "--ca-file" in info.value.fix
     join(url, "learner-02", password, login=lambda *a: None, ca_file=str(ws.workshop.layout.handout_ca))
     assert LabConfig.from_env().registry_url == ws.settings.registry_url
-    run_check("registries.anatomy", {"wrong": "shape"})           # reported over HTTPS with the stored CA
+    attempt("registries.anatomy", {"wrong": "shape"})           # reported over HTTPS with the stored CA
     auth = (ws.settings.instructor, ws.instructor_password)
     grid = httpx.get(f"{ws.settings.dashboard_url}/api/grid", auth=auth,
                      verify=client_verify(ws.workshop.layout.ca_cert), trust_env=False).json()

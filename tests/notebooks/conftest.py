@@ -8,10 +8,9 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from tests.conftest import lab_env
+from tests.conftest import fresh_build_cache, lab_env, new_docker_config
 
 from .harness import notebook_env
-from tests.conftest import fresh_build_cache, new_docker_config
 
 #: Local image names the lessons make outside the lab registry's namespace.
 LESSON_IMAGES = ("hello-lab:1.0",)

@@ -11,13 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.layertars import tar_of
+from labsupport import course
 from labsupport.checks import base, caching, images, login, push, setup, tagging
 from labsupport.config import LabConfig
 from labsupport.errors import UnknownExercise
 from labsupport.model import Blob, RemoteView
 from labsupport.progress import ProgressLog
-from labsupport.reset import ResetReport, leftovers, reset_exercise
+from labsupport.reset import ResetReport, local_names, reset_exercise
+from tests.layertars import tar_of
 
 MINE = ("setup.registry", "images.build", "tagging.tag", "login.logged-in", "push.pushed",
         "caching.minimal-upload")
@@ -37,7 +38,7 @@ def layer(*entries: tuple[str, bytes | None]) -> tuple[str, bytes]:
 # -- registration --------------------------------------------------------------------------------------------
 
 def test_every_exercise_of_lessons_00_to_06_has_a_check():
-    assert all(base.implemented(exercise_id) for exercise_id in MINE)
+    assert all(base.check_function(course.exercise(exercise_id)) for exercise_id in MINE)
 
 
 # -- images --------------------------------------------------------------------------------------------------
@@ -225,10 +226,14 @@ def test_the_build_hint_reuses_the_pushed_layers(config):
 # -- reset ---------------------------------------------------------------------------------------------------
 
 def test_leftovers_name_the_learners_things(config):
-    assert leftovers("tagging.tag", config).local == ("localhost:5000/alice/hello-lab:1.0",)
-    assert leftovers("push.pushed", config).remote == (("hello-lab", "1.0"),)
-    assert leftovers("login.logged-in", config).login
-    assert leftovers("registries.anatomy", config) == leftovers("no.such", config)
+    def left(exercise_id):
+        return course.exercise(exercise_id).leftovers
+
+    assert local_names(left("tagging.tag"), config) == ["localhost:5000/alice/hello-lab:1.0"]
+    assert local_names(left("images.build"), config) == ["hello-lab:1.0"]
+    assert left("push.pushed").remote == (("hello-lab", "1.0"),)
+    assert left("login.logged-in").login
+    assert left("registries.anatomy") == course.Leftovers()
 
 
 def test_reset_of_an_answer_exercise_only_forgets_its_progress(config):

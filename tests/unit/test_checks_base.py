@@ -7,19 +7,14 @@ import json
 
 import pytest
 
+from labsupport.attempts import attempt
+from labsupport.cards import result_card_html as result_html
 from labsupport.checks import base
-from labsupport.checks.base import (
-    EXERCISES,
-    CheckContext,
-    CheckResult,
-    ExerciseInfo,
-    exercise,
-    exercise_info,
-    result_html,
-    run_check,
-)
+from labsupport.checks.base import CheckContext, CheckResult, check_function, exercise, run, run_check
 from labsupport.checks.registries import ANATOMY_REFERENCES
 from labsupport.config import LabConfig
+from labsupport.course import EXERCISES, Exercise
+from labsupport.course import exercise as exercise_info
 from labsupport.errors import LabError, UnknownExercise
 from labsupport.progress import ProgressLog
 
@@ -43,12 +38,11 @@ def config(tmp_path) -> LabConfig:
 
 @pytest.fixture
 def registry_snapshot():
-    """Let a test register exercises of its own and put the real registry back afterwards."""
-    base._load_check_modules()
-    info, checks = dict(base._INFO), dict(base._CHECKS)
+    """Let a test replace a registered check and put the real ones back afterwards."""
+    for info in EXERCISES:
+        check_function(info)
+    checks = dict(base._CHECKS)
     yield
-    base._INFO.clear()
-    base._INFO.update(info)
     base._CHECKS.clear()
     base._CHECKS.update(checks)
 
@@ -119,73 +113,69 @@ def test_unknown_exercise_far_from_all_has_a_general_fix():
     assert "check(" not in (caught.value.fix or "")
 
 
-def test_metadata_only_exercise_is_not_implemented_not_passed(registry_snapshot, config):
-    base._INFO["demo.todo"] = ExerciseInfo("demo.todo", "99", "Not written yet")
-    with pytest.raises(LabError, match="not implemented"):
-        run_check("demo.todo", config=config)
+def test_every_course_exercise_has_exactly_its_check():
+    for info in EXERCISES:
+        func = check_function(info)
+        assert func.__module__ == f"labsupport.checks.{info.prefix}"
+    assert set(base._CHECKS) == {info.id for info in EXERCISES}
+
+
+# --- registration, run_check and an attempt -------------------------------------------------------
+
+def test_registration_refuses_what_the_course_does_not_say(registry_snapshot):
+    with pytest.raises(UnknownExercise):
+        exercise("demo.todo")
+    with pytest.raises(ValueError, match="2 argument"):
+        exercise("registries.anatomy")(lambda ctx: None)
+    with pytest.raises(ValueError, match="already has a check"):
+        exercise("push.pushed")(lambda ctx: None)
+
+
+def test_run_asks_for_a_missing_answer_and_passes_a_given_one(config):
+    ask = Exercise("demo.ask", "99", "Ask", answer=True)
+
+    def check(ctx, answer):
+        return CheckResult("demo.ask", answer == 42, "ok" if answer == 42 else "wrong", "asked")
+
+    ctx = CheckContext(config)
+    assert run(ask, check, ctx).code == "no-answer"
+    assert run(ask, check, ctx, 41).code == "wrong"
+    assert run(ask, check, ctx, 42).passed
+
+
+def test_a_check_returning_something_else_is_a_bug(config):
+    sloppy = Exercise("demo.sloppy", "99", "Sloppy")
+    with pytest.raises(TypeError, match="demo.sloppy"):
+        run(sloppy, lambda ctx: CheckResult("other.id", True, "ok", ""), CheckContext(config))
+
+
+def test_run_check_records_nothing_an_attempt_records_each(config):
+    assert not run_check("registries.anatomy", [], config=config).passed
+    assert ProgressLog(config.progress_file).records() == []
+    assert not attempt("registries.anatomy", [], config=config).passed
+    assert attempt("registries.anatomy", RIGHT, config=config).passed
+    log = ProgressLog(config.progress_file)
+    assert [(r["exercise"], r["passed"]) for r in log.attempts()] == [
+        ("registries.anatomy", False), ("registries.anatomy", True)]
+    assert log.done() == {"registries.anatomy"}
+
+
+def test_a_wrong_question_is_told_and_not_recorded(config):
+    with pytest.raises(LabError, match="takes no answer"):
+        attempt("setup.registry", "yes", config=config)
+    with pytest.raises(UnknownExercise):
+        attempt("push.push", config=config)
     assert ProgressLog(config.progress_file).records() == []
 
 
-def test_every_table_exercise_either_runs_or_says_not_implemented(config):
-    for info in EXERCISES:
-        if not base.implemented(info.id):
-            with pytest.raises(LabError, match="not implemented"):
-                run_check(info.id, config=config)
-
-
-# --- registration and run_check -------------------------------------------------------------------
-
-def test_decorator_refuses_disagreement_with_the_table(registry_snapshot):
-    with pytest.raises(ValueError, match="disagrees"):
-        exercise("push.pushed", lesson="04", title="x")(lambda ctx: None)
-    with pytest.raises(ValueError, match="2 argument"):
-        exercise("demo.answer", lesson="99", title="x", answer=True)(lambda ctx: None)
-
-
-def test_run_check_records_each_attempt(registry_snapshot, config):
-    outcomes = iter([False, True])
-
-    @exercise("demo.flip", lesson="99", title="Flip")
-    def flip(ctx):
-        assert ctx.config is config
-        passed = next(outcomes)
-        return CheckResult("demo.flip", passed, "ok" if passed else "not-yet", "flipped")
-
-    assert run_check("demo.flip", config=config).code == "not-yet"
-    assert run_check("demo.flip", config=config).passed
-    log = ProgressLog(config.progress_file)
-    assert [(r["exercise"], r["passed"], r["code"]) for r in log.attempts()] == [
-        ("demo.flip", False, "not-yet"), ("demo.flip", True, "ok")]
-    assert log.done() == {"demo.flip"}
-
-
-def test_answer_exercise_without_answer_is_a_result(registry_snapshot, config):
-    @exercise("demo.ask", lesson="99", title="Ask", answer=True)
-    def ask(ctx, answer):
-        return CheckResult("demo.ask", answer == 42, "ok" if answer == 42 else "wrong", "asked")
-
-    assert run_check("demo.ask", config=config).code == "no-answer"
-    assert run_check("demo.ask", 41, config=config).code == "wrong"
-    assert run_check("demo.ask", 42, config=config).passed
-    exercise("demo.state", lesson="99", title="State")(lambda ctx: CheckResult("demo.state", True, "ok", ""))
-    with pytest.raises(LabError, match="takes no answer"):
-        run_check("demo.state", "yes", config=config)
-
-
-def test_lab_error_propagates_and_is_recorded(registry_snapshot, config):
-    @exercise("demo.broken", lesson="99", title="Broken lab")
-    def broken(ctx):
+def test_a_broken_lab_propagates_and_is_recorded_as_such(registry_snapshot, config):
+    def broken(ctx, answer):
         raise LabError("the registry is not running", fix="labsupport up")
 
+    base._CHECKS["registries.anatomy"] = broken
     with pytest.raises(LabError, match="not running"):
-        run_check("demo.broken", config=config)
+        attempt("registries.anatomy", RIGHT, config=config)
     assert [r["code"] for r in ProgressLog(config.progress_file).attempts()] == ["lab-error"]
-
-
-def test_a_check_returning_something_else_is_a_bug(registry_snapshot, config):
-    exercise("demo.sloppy", lesson="99", title="Sloppy")(lambda ctx: CheckResult("other.id", True, "ok", ""))
-    with pytest.raises(TypeError, match="demo.sloppy"):
-        run_check("demo.sloppy", config=config)
 
 
 def test_context_is_lazy_and_takes_injected_parts(monkeypatch, tmp_path):
@@ -281,5 +271,5 @@ def test_context_registry_uses_the_labs_own_credential(tmp_path):
 def test_a_progress_file_that_cannot_be_written_warns_but_keeps_the_result(config):
     config.progress_file.mkdir(parents=True)              # a folder where the file should be
     with pytest.warns(UserWarning, match="could not record progress"):
-        result = anatomy(RIGHT, config)
+        result = attempt("registries.anatomy", RIGHT, config=config)
     assert result.passed

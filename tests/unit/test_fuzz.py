@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from labsupport import cli, refs
-from labsupport.checks import CheckResult, exercises, run_check
+from labsupport.attempts import attempt
+from labsupport.checks import CheckResult, run_check
 from labsupport.checks.registries import ANATOMY_REFERENCES, FIELDS
 from labsupport.config import LabConfig
+from labsupport.course import EXERCISES
 from labsupport.errors import ConfigError, InvalidReference, LabError, PushFailed, UnknownExercise
 from labsupport.progress import ProgressLog
 from labsupport.pushstream import _TEXTS, classify, explain
@@ -28,7 +30,7 @@ from tests.conftest import free_port
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHA = "sha256:" + "ab" * 32
-KNOWN_IDS = {info.id for info in exercises()}
+KNOWN_IDS = {info.id for info in EXERCISES}
 # Characters a reference, an id or a command line is most often wrong with, and then anything at all.
 _TRICKY = string.ascii_letters + string.digits + ":/@._-+ ~[]\t" + "ÄéŁ中"
 _tricky_text = st.one_of(st.text(_TRICKY, max_size=60), st.text(max_size=30))
@@ -109,7 +111,7 @@ _answers = st.one_of(
 @FAST
 @given(answer=_answers)
 def test_any_anatomy_answer_gets_a_result_never_an_exception(answer, offline_config):
-    result = run_check("registries.anatomy", answer, config=offline_config)
+    result = attempt("registries.anatomy", answer, config=offline_config)
     assert isinstance(result, CheckResult) and result.exercise == "registries.anatomy"
     assert result.message.strip()
     if answer is None:
@@ -120,7 +122,7 @@ def test_any_anatomy_answer_gets_a_result_never_an_exception(answer, offline_con
 
 def test_the_fuzzed_attempts_were_all_recorded_as_valid_lines(offline_config):
     """The many attempts above went to one progress file: each line of it is a valid record."""
-    run_check("registries.anatomy", {"not": "an answer"}, config=offline_config)
+    attempt("registries.anatomy", {"not": "an answer"}, config=offline_config)
     raw = offline_config.progress_file.read_bytes().splitlines()
     assert raw and all(json.loads(line)["kind"] == "attempt" for line in raw)
     assert len(ProgressLog(offline_config.progress_file).attempts()) == len(raw)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from labsupport import progress
-from labsupport.checks.base import EXERCISES, CheckResult
+from labsupport.checks.base import CheckResult
 from labsupport.config import LabConfig
+from labsupport.course import EXERCISES
 from labsupport.progress import ProgressLog
 
 LINES_PER_WRITER = 200

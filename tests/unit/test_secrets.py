@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.layertars import tar_of
 from labsupport import secrets
 from labsupport.secrets import PLANTED_SECRET, Finding, scan_config, scan_image, scan_layer, scan_layers
+from tests.layertars import tar_of
 
 SECRET_APP = Path(__file__).resolve().parents[2] / "notebooks" / "apps" / "secret"
 AWS_KEY = "AKIA" + "Z7Q2M4N6P8R1T3V5"  # split so that the source itself holds no key-shaped text

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from labsupport.cards import result_card_html, result_card_text
 from labsupport.checks.base import CheckResult
 from labsupport.errors import LabNotRunning
-from labsupport.widgets import CheckButton, CourseMap, result_card_html, result_card_text
+from labsupport.widgets import CheckButton, CourseMap
 
 #: The exercise ids of curriculum.md, lesson by lesson: a public contract the map must show.
 CURRICULUM = {

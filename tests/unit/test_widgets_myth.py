@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from labsupport import course
+from labsupport.course import MYTHS, MythId
 from labsupport.errors import LabError, PushFailed, UnknownExercise
-from labsupport.widgets import MYTHS, MythCard, Predict
+from labsupport.widgets import MythCard, Predict
 
 CURRICULUM_MYTHS = ["untagged-push", "full-upload", "anonymous-push", "secure-by-default"]
 
@@ -15,7 +17,7 @@ def classes_of(card) -> set[str]:
 
 
 def test_the_four_myths_of_the_curriculum_all_false_with_an_explanation():
-    assert list(MYTHS) == CURRICULUM_MYTHS
+    assert [str(myth_id) for myth_id in MYTHS] == CURRICULUM_MYTHS
     for myth in MYTHS.values():
         assert myth.true is False
         assert len(myth.explanation) > 100 and myth.claim.endswith(".")
@@ -23,7 +25,7 @@ def test_the_four_myths_of_the_curriculum_all_false_with_an_explanation():
 
 def test_an_unknown_myth_lists_the_known_ids():
     with pytest.raises(UnknownExercise) as caught:
-        MythCard("push-is-free")
+        course.myth("push-is-free")
     assert all(myth_id in caught.value.message for myth_id in CURRICULUM_MYTHS)
     assert caught.value.fix == "MythCard('untagged-push')"
 
@@ -31,9 +33,9 @@ def test_an_unknown_myth_lists_the_known_ids():
 @pytest.mark.parametrize("myth_id", CURRICULUM_MYTHS)
 def test_the_reveal_stays_out_of_the_view_until_yes_or_no(myth_id):
     recorded = []
-    card = MythCard(myth_id, record=lambda *args: recorded.append(args))
+    card = MythCard(course.myth(myth_id), record=lambda *args: recorded.append(args))
     assert "lab-myth-reveal" not in classes_of(card)
-    assert MYTHS[myth_id].explanation not in card.text()
+    assert MYTHS[MythId(myth_id)].explanation not in card.text()
     assert "Answer Yes or No" in card.text()
     card.no.click()
     assert card.revealed and card.answer is False
@@ -41,12 +43,12 @@ def test_the_reveal_stays_out_of_the_view_until_yes_or_no(myth_id):
     assert "You said no: right. It is a myth." in card._reveal.value
     assert card.yes.disabled and card.no.disabled and card.no.button_style == "primary"
     assert recorded == [(myth_id, "no")]
-    assert MYTHS[myth_id].explanation[:40] in card.text()
+    assert MYTHS[MythId(myth_id)].explanation[:40] in card.text()
 
 
 def test_a_committed_prediction_does_not_change():
     recorded = []
-    card = MythCard("full-upload", record=lambda *args: recorded.append(args))
+    card = MythCard(course.myth("full-upload"), record=lambda *args: recorded.append(args))
     card.yes.click()
     card.no.click()                                   # disabled in the view; ignored here too
     assert card.answer is True and recorded == [("full-upload", "yes")]
@@ -54,7 +56,7 @@ def test_a_committed_prediction_does_not_change():
 
 
 def test_prove_it_appears_after_the_reveal_and_shows_the_real_output():
-    card = MythCard("full-upload", prover=lambda: "second push: 0 B uploaded, 3 layers already existed")
+    card = MythCard(course.myth("full-upload"), prover=lambda: "second push: 0 B uploaded, 3 layers already existed")
     assert card.prove not in card.children
     card.run_proof()                                  # before the reveal: nothing happens
     assert card.proof is None
@@ -71,7 +73,7 @@ def test_a_proof_that_raises_a_lab_error_shows_the_error_as_the_evidence():
     error = PushFailed("localhost:5001/learner/hello-lab:1.0", "no basic auth credentials",
                        "this Docker client holds no credential for the registry",
                        fix="docker login localhost:5001")
-    card = MythCard("anonymous-push", prover=lambda: (_ for _ in ()).throw(error))
+    card = MythCard(course.myth("anonymous-push"), prover=lambda: (_ for _ in ()).throw(error))
     card.no.click()
     card.prove.click()
     assert card.proof_failed
@@ -88,7 +90,7 @@ def test_callback_errors_go_to_the_messages_output_not_the_view():
     def broken_prover():
         raise RuntimeError("engine stream ended")
 
-    card = MythCard("secure-by-default", prover=broken_prover, record=broken_record)
+    card = MythCard(course.myth("secure-by-default"), prover=broken_prover, record=broken_record)
     card.no.click()
     assert card.revealed                               # the prediction still counts
     card.prove.click()
@@ -99,7 +101,7 @@ def test_callback_errors_go_to_the_messages_output_not_the_view():
 
 
 def test_no_prover_means_no_prove_button():
-    card = MythCard("untagged-push")
+    card = MythCard(course.myth("untagged-push"))
     card.yes.click()
     assert card.prove not in card.children
     bundle = card._repr_mimebundle_()

@@ -1,5 +1,5 @@
 """The token server and dashboard running together on loopback (no registry): the dashboard's doors, the live
-stream, and the learner's side: join, LabConfig picking the workshop up, results reported by run_check."""
+stream, and the learner's side: join, LabConfig picking the workshop up, results reported by an attempt."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from labsupport.checks.base import run_check
+from labsupport.attempts import attempt
 from labsupport.config import LabConfig
 from labsupport.dockerconfig import Credential, load_credential
 from labsupport.errors import LabError, Unauthorized
@@ -204,7 +204,7 @@ def test_join_with_a_wrong_password_changes_nothing(running, learner_env):
 
 def test_checks_report_their_results_once_joined(running, learner_env):
     join(running.url, "cy", running.passwords["cy"], login=lambda *a: None)
-    result = run_check("registries.anatomy", {"nonsense": 1})         # an answer exercise: no Docker needed
+    result = attempt("registries.anatomy", {"nonsense": 1})         # an answer exercise: no Docker needed
     assert not result.passed
     with http() as client:
         grid = client.get(f"{running.url}/api/grid", auth=("instructor", running.passwords["instructor"])).json()
@@ -222,7 +222,7 @@ def test_a_dashboard_that_is_down_only_warns(running, learner_env, tmp_path):
     record = json.loads((learner_env / "workshop.json").read_text())
     (learner_env / "workshop.json").write_text(json.dumps({**record, "dashboard": f"http://127.0.0.1:{free_port()}"}))
     with pytest.warns(UserWarning, match="not sent to the workshop dashboard"):
-        run_check("registries.anatomy", {"nonsense": 1})
+        attempt("registries.anatomy", {"nonsense": 1})
 
 
 def test_the_docker_clients_identity_token_is_the_credential(tmp_path):
