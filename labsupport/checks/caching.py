@@ -8,12 +8,11 @@ rest).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import LabConfig
 from ..dockercli import builds_with_buildkit
-from ..model import Blob, RemoteView
+from ..model import RemoteView
 from . import images, push, tagging
 from .base import OK, CheckContext, CheckResult, exercise
 

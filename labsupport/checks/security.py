@@ -16,6 +16,7 @@ from typing import Any
 from .. import secrets
 from ..config import DEFAULT_BASE_IMAGE, LabConfig, repo_root
 from ..errors import BlobUnknown, ManifestUnknown, NameUnknown
+from ..history import clean_instruction
 from .base import OK, CheckContext, CheckResult, exercise
 
 EXERCISE = "security.no-secrets"
@@ -80,8 +81,6 @@ class PulledImage:
 
     def instruction(self, layer: int, width: int = 70) -> str:
         """The Dockerfile instruction that made a layer (from the config's history), shortened."""
-        from ..engine import clean_instruction
-
         history = secrets.layer_history(self.config)
         if not 0 <= layer < len(history):
             return "instruction unknown"

@@ -19,6 +19,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import traitlets
+from IPython.display import display
 
 from ..cards import COLOURS, MONO, error_html, error_text, esc
 from ..model import ImageDiff, ImageView, PushEvent, PushPhase, PushReport
@@ -118,8 +119,6 @@ class PushMonitor(TextRepr, widgets.VBox):
         nbval keeps the first display of `show` (the "ready" text) and ignores the later update. Assign the
         result (`monitor = PushMonitor.show(...)`) so the cell does not display the monitor a second time.
         """
-        from IPython.display import display
-
         monitor = cls(reference, runner, autostart=False, **kwargs)
         handle = display(monitor, display_id=True)
         monitor.start()
