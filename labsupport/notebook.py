@@ -22,7 +22,8 @@ from . import progress
 from .checks import CheckResult, run_check
 from .config import LabConfig, repo_root
 from .errors import BuildFailed, LabError, RegistryUnreachable, Unauthorized
-from .lab import Lab, probe
+from .lab import Lab
+from .registry import probe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
