@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .refs import is_path_component
 
 #: The public images a learner's machine pulls; CI and offline classrooms set lab-made ones instead.
 DEFAULT_REGISTRY_IMAGE = "registry:2"
 DEFAULT_BASE_IMAGE = "busybox:1.36"
 
-# A registry path component (distribution's grammar): lowercase alphanumerics joined by . _ __ or dashes.
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
 _HOSTPORT = re.compile(r"^(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\])(?::(?P<port>[0-9]{1,5}))?$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -74,7 +73,7 @@ class LabConfig:
 
         learner = env.get("LAB_LEARNER", "").strip()
         if learner:
-            if len(learner) > 64 or not _COMPONENT.match(learner):
+            if len(learner) > 64 or not is_path_component(learner):
                 raise ConfigError("LAB_LEARNER", learner,
                                   "a lowercase name of letters, digits and single . _ - between them")
         else:

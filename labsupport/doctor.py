@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 
 from .config import LabConfig
 from .errors import LabError
-from .lab import Lab, connect_engine, probe
+from .lab import Lab, connect_engine
+from .registry import probe
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_FREE_BYTES = 2 * 1024**3

@@ -27,7 +27,6 @@ import docker.errors
 import requests
 
 from . import refs
-from ._registry_wire import DIGEST
 from .config import LabConfig
 from .dockercli import stream_docker
 from .errors import (
@@ -44,6 +43,7 @@ from .errors import (
 from .history import clean_instruction, empty_flags, pair_layers
 from .model import ImageView, PushEvent, PushReport, RemoteView
 from .pushstream import PushAccumulator, classify, layer_outcomes
+from .registry.wire import DIGEST
 
 __all__ = ["Engine", "EngineInfo", "RemoteViews", "clean_instruction"]
 log = logging.getLogger(__name__)

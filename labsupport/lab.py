@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
-import httpx
 
 from .config import LabConfig
 from .errors import LabError, LabNotRunning, PortInUse
+from .registry import probe
 
 LABEL = "io.labsupport.lab"
 AUTH_LABEL = "io.labsupport.auth"
@@ -127,38 +127,6 @@ def stored_password(config: LabConfig) -> str:
     """The lab password in the state folder; "" when it is missing, unreadable or not a password (garbage)."""
     password = _read(config.password_file)
     return password if _PASSWORD.fullmatch(password) else ""
-
-
-def probe(url: str, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> httpx.Response | None:
-    """GET <url>/v2/ once; the response, or None when nothing answers.
-
-    With `auth` and a token registry's Bearer challenge (a workshop's), the credential is traded at the token
-    server and /v2/ asked again with the token; a refused credential leaves the first 401 as the answer.
-    """
-    try:
-        from .registry import is_loopback_url
-
-        trust = not is_loopback_url(url)
-        answer = httpx.get(f"{url}/v2/", auth=auth, timeout=timeout, trust_env=trust)
-    except httpx.HTTPError:
-        return None
-    if auth is None or answer.status_code != 401:
-        return answer
-    from ._registry_wire import parse_challenge
-
-    challenge = parse_challenge(401, answer.headers.get("www-authenticate"))
-    if challenge.scheme != "bearer" or not challenge.realm:
-        return answer
-    try:
-        params = {"service": challenge.service} if challenge.service else {}
-        granted = httpx.get(challenge.realm, params=params, auth=auth, timeout=timeout, trust_env=trust)
-        token = granted.json().get("token") or granted.json().get("access_token") if granted.is_success else None
-        if isinstance(token, str) and token:
-            return httpx.get(f"{url}/v2/", headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
-                             trust_env=trust)
-    except (httpx.HTTPError, ValueError, AttributeError):
-        pass
-    return answer
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

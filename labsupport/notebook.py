@@ -25,7 +25,8 @@ from .checks import CheckResult
 from .config import LabConfig, repo_root
 from .course import lesson_number
 from .errors import BuildFailed, LabError, RegistryUnreachable, Unauthorized
-from .lab import Lab, probe
+from .lab import Lab
+from .registry import probe
 
 F = TypeVar("F", bound=Callable[..., Any])
 

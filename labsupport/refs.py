@@ -11,6 +11,9 @@ An uppercase first component is not a host here (`Foo/bar` fails as "must be low
 engine on this machine (20.10) decides; newer docker CLIs would read it as a host. Hosts may be an
 IPv6 literal in brackets (`[::1]:5000`), as the current grammar allows.
 Every failure is an `InvalidReference` whose `reason` names the part that is wrong.
+
+This is also the one home of the name grammar (path components, repository paths, tags: config, accounts and
+the registry client check names here) and of the one loopback test (`is_loopback`, `is_loopback_url`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from labsupport.errors import InvalidReference
 
@@ -29,8 +33,11 @@ NAME_MAX = 255
 _DOMAIN_COMPONENT = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
 _HOST_RE = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[A-Fa-f0-9:]+\])")
 _PORT_RE = re.compile(r"[0-9]+")
-_PATH_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+#: A repository path component (the distribution grammar): lowercase alphanumerics joined by `.`, `_`, `__` or
+#: dashes. A repository path is such components joined by `/`; a learner's namespace is one of them.
+PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+#: A tag: up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`.
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _ALGORITHM_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[+._-][A-Za-z][A-Za-z0-9]*)*")
 _IMAGE_ID_RE = re.compile(r"[a-f0-9]{64}")
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -76,7 +83,7 @@ def _check_repository(repository: str) -> None:
         if not component:
             raise _Bad(f"repository {repository!r} has an empty path component (two '/' in a row, "
                        "or one at an end)")
-        if not _PATH_COMPONENT_RE.fullmatch(component):
+        if not PATH_COMPONENT.fullmatch(component):
             raise _Bad(f"path component {component!r} is not valid: use a-z and 0-9 joined by single "
                        "'.', '_' or '__', or by '-'")
 
@@ -87,9 +94,24 @@ def _check_tag(tag: str) -> None:
         raise _Bad("empty tag after ':'")
     if len(tag) > 128:
         raise _Bad(f"tag is {len(tag)} characters, more than 128")
-    if not _TAG_RE.fullmatch(tag):
+    if not TAG.fullmatch(tag):
         raise _Bad(f"tag {tag!r} is not valid: letters, digits, '_', '.' and '-', "
                    "not starting with '.' or '-'")
+
+
+def is_path_component(text: object) -> bool:
+    """Whether text is one repository path component, such as a learner's namespace (`ada-lovelace`)."""
+    return isinstance(text, str) and PATH_COMPONENT.fullmatch(text) is not None
+
+
+def is_repository_path(text: object) -> bool:
+    """Whether text is a repository path (`learner/hello`): path components joined by single `/`."""
+    return isinstance(text, str) and all(is_path_component(part) for part in text.split("/"))
+
+
+def is_tag(text: object) -> bool:
+    """Whether text is a tag (`1.0`, `latest`), as a registry accepts it in a URL path."""
+    return isinstance(text, str) and TAG.fullmatch(text) is not None
 
 
 def _check_digest(digest: str) -> None:
@@ -321,14 +343,28 @@ def same_host(a: Reference | str, b: Reference | str) -> bool:
     return _host_of(a) == _host_of(b)
 
 
-def _loopback(name: str) -> bool:
-    """Whether a host name (port removed) is `localhost` or a loopback IP address."""
+def is_loopback(host: str) -> bool:
+    """Whether a host (its port removed) reaches only this machine: `localhost` in any case, or a loopback IP
+    address (127.0.0.0/8, ::1, brackets allowed), also as the IPv6-mapped `::ffff:127.x.x.x` a dual-stack socket
+    reports for an IPv4 peer. One test for every caller: the proxy bypass, the workshop's public host, peers."""
+    name = host.strip("[]")
     if name.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether an http(s) URL names a loopback host (see is_loopback), with or without a port."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return host is not None and is_loopback(host)
 
 
 def is_loopback_alias(a: Reference | str, b: Reference | str) -> bool:
@@ -341,4 +377,4 @@ def is_loopback_alias(a: Reference | str, b: Reference | str) -> bool:
     if host_a == host_b:
         return False
     (name_a, port_a), (name_b, port_b) = _split_port(host_a), _split_port(host_b)
-    return port_a == port_b and _loopback(name_a) and _loopback(name_b)
+    return port_a == port_b and is_loopback(name_a) and is_loopback(name_b)

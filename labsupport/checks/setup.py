@@ -10,7 +10,8 @@ from __future__ import annotations
 import httpx
 
 from ..config import LabConfig
-from ..lab import probe, stored_password
+from ..lab import stored_password
+from ..registry import probe
 from .base import OK, CheckContext, CheckResult, exercise
 
 #: The header every distribution registry sets on its /v2/ answers.

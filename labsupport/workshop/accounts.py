@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,13 +24,12 @@ import bcrypt
 
 from ..config import learner_from_user
 from ..errors import LabError
+from ..refs import is_path_component
 
 BCRYPT_ROUNDS = 10
 SHARED_NAMESPACE = "shared"
 LEARNER = "learner"
 INSTRUCTOR = "instructor"
-# A registry path component: lowercase alphanumerics joined by . _ __ or dashes (distribution's grammar).
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
 # Letters and digits that cannot be mistaken for one another on a printed sheet (no 0/o, 1/l/i).
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _NAME_COLUMNS = ("learner", "name", "username", "user", "login")
@@ -39,7 +37,7 @@ _NAME_COLUMNS = ("learner", "name", "username", "user", "login")
 
 def check_name(name: str, what: str = "learner name") -> str:
     """Return `name` when it is a valid registry namespace, else raise a LabError saying what is accepted."""
-    if not name or len(name) > 64 or not _COMPONENT.match(name):
+    if not name or len(name) > 64 or not is_path_component(name):
         raise LabError(f"{name!r} is not a valid {what}: it becomes the learner's namespace in the registry",
                        fix="use lowercase letters and digits, joined by single . _ or - (e.g. ada-lovelace)")
     return name

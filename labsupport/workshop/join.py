@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import httpx
 
 from ..config import LabConfig
 from ..errors import LabError, RegistryUnreachable, Unauthorized
+from ..registry.auth import TokenCache, password_grant, read_token, refresh_grant, request_token
 from .accounts import check_name, write_private
 from .web import client_verify
 
@@ -37,8 +37,8 @@ REFRESH_FILE = "workshop-refresh-token"
 CA_FILE = "workshop-ca.crt"
 BACKUP_SUFFIX = ".before-workshop"
 CLIENT_ID = "labsupport"
-_tokens: dict[str, tuple[str, float]] = {}
-_tokens_lock = threading.Lock()
+#: Access tokens for reporting, by lab state folder: renewed 30 s before they expire, kept 10 s at least.
+_tokens = TokenCache(margin=30.0, minimum=10.0)
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,19 @@ def workshop_info(url: str, cafile: str | None = None) -> dict[str, Any]:
 
 def request_refresh_token(info: dict[str, Any], learner: str, password: str, cafile: str | None = None) -> str:
     """Prove the password at the token server (OAuth2 password grant) and get a refresh token."""
-    form = {"grant_type": "password", "username": learner, "password": password, "access_type": "offline",
-            "service": info.get("service", ""), "client_id": CLIENT_ID, "scope": ""}
     try:
         with _client(cafile) as http:
-            answer = http.post(info["realm"], data=form)
+            answer = request_token(http.request, info["realm"], service=info.get("service", ""),
+                                   grant=password_grant(learner, password, CLIENT_ID))
     except httpx.HTTPError as exc:
         raise RegistryUnreachable(f"no answer from the workshop's token server: {type(exc).__name__}",
                                   fix="ask your instructor whether the workshop is up") from exc
     if answer.status_code == 401:
         raise Unauthorized(f"the workshop rejected the password of {learner!r}", status=401, code="UNAUTHORIZED",
                            fix="check the learner name and password on your sheet, then join again")
-    token = answer.json().get("refresh_token") if answer.status_code == 200 else None
-    if not isinstance(token, str) or not token:
+    granted = read_token(answer) if answer.status_code == 200 else None
+    token = granted.refresh_token if granted else None
+    if not token:
         raise LabError(f"the workshop's token server answered HTTP {answer.status_code} without a refresh token",
                        fix="ask your instructor to check labsupport workshop status")
     return token
@@ -147,8 +147,7 @@ def join(url: str, learner: str, password: str, *, config: LabConfig | None = No
               "service": info.get("service", ""), "ca_file": cafile or "",
               "joined": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_private(state / WORKSHOP_FILE, json.dumps(record, indent=1) + "\n")
-    with _tokens_lock:
-        _tokens.pop(str(state), None)
+    _tokens.forget(str(state))
     return Joined(str(info["registry"]), learner, str(record["dashboard"]), docker_login)
 
 
@@ -180,22 +179,20 @@ def joined_workshop(config: LabConfig) -> dict[str, Any] | None:
 def _access_token(config: LabConfig, workshop: dict[str, Any], http: httpx.Client) -> str:
     """A token naming this learner, from the refresh token (cached until shortly before it expires)."""
     key = str(config.state_dir)
-    with _tokens_lock:
-        cached = _tokens.get(key)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
+    cached = _tokens.get(key)
+    if cached:
+        return cached
     refresh = (config.state_dir / REFRESH_FILE).read_text().strip()
-    answer = http.post(workshop["realm"], data={"grant_type": "refresh_token", "refresh_token": refresh,
-                                                "service": workshop.get("service", ""), "client_id": CLIENT_ID,
-                                                "scope": ""})
+    answer = request_token(http.request, workshop["realm"], service=workshop.get("service", ""),
+                           grant=refresh_grant(refresh, CLIENT_ID))
     if answer.status_code != 200:
         raise Unauthorized("the workshop no longer accepts this lab's login", status=answer.status_code,
                            fix="labsupport join URL --learner NAME again")
-    body = answer.json()
-    token = str(body["access_token"])
-    with _tokens_lock:
-        _tokens[key] = (token, time.monotonic() + max(10, int(body.get("expires_in", 60)) - 30))
-    return token
+    token = read_token(answer)
+    if token is None:
+        raise LabError("the workshop's token server answered HTTP 200 without a token",
+                       fix="ask your instructor to check labsupport workshop status")
+    return _tokens.keep(key, token)
 
 
 def report_results(config: LabConfig, results: list[dict[str, Any]]) -> int | None:

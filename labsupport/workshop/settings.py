@@ -14,27 +14,17 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
+from ..refs import is_loopback
 
 DEFAULT_REGISTRY_PORT = 5500
 DEFAULT_TOKEN_PORT = 5501
 DEFAULT_DASHBOARD_PORT = 5502
 LOOPBACK = "127.0.0.1"
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for no host, localhost, 127.x.x.x and ::1: the workshop then serves plain HTTP on loopback only."""
-    if not host or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -56,7 +46,7 @@ class WorkshopSettings:
     @property
     def public(self) -> bool:
         """Whether learners reach the workshop over the network (a non-loopback --public-host)."""
-        return not is_loopback(self.public_host)
+        return bool(self.public_host) and not is_loopback(str(self.public_host))
 
     @property
     def tls(self) -> bool:
@@ -115,9 +105,9 @@ class WorkshopSettings:
     def replace(self, **changes: object) -> WorkshopSettings:
         """A copy with the given fields changed (None values ignored), validated."""
         kept = {key: value for key, value in changes.items() if value is not None}
-        if "public_host" in changes and changes["public_host"] is not None and is_loopback(
-                str(changes["public_host"])):
-            kept["public_host"] = None
+        host = changes.get("public_host")
+        if host is not None and (not host or is_loopback(str(host))):
+            kept["public_host"] = None            # a loopback public host is no public host
         return dataclasses.replace(self, **kept).validated()
 
     def validated(self) -> WorkshopSettings:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..refs import is_loopback
+
 MAX_BODY = 256 * 1024
 log = logging.getLogger("labsupport.workshop")
 
@@ -76,8 +78,7 @@ class JsonHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def peer_is_loopback(self) -> bool:
-        host = self.client_address[0]
-        return host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1")
+        return is_loopback(self.client_address[0])
 
     # -- logs without secrets ------------------------------------------------------------------------------
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -206,6 +206,48 @@ def test_is_loopback_alias_takes_references() -> None:
     assert refs.is_loopback_alias(refs.parse("localhost:5000/a"), refs.parse("127.0.0.1:5000/a"))
 
 
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("LocalHost", True), ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
+    ("[::1]", True), ("0:0:0:0:0:0:0:1", True),
+    ("::ffff:127.0.0.1", True),            # an IPv4 peer as a dual-stack socket reports it
+    ("10.0.0.2", False), ("::ffff:10.0.0.2", False), ("fe80::1", False), ("a.b", False), ("", False),
+    ("127.0.0.1.example.org", False),      # a name, not an address: DNS decides where it goes
+    ("localhost.example.org", False), ("0.0.0.0", False),
+])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert refs.is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("url", "loopback"), [
+    ("http://localhost:5000", True), ("https://127.0.0.1", True), ("http://[::1]:5000/", True),
+    ("http://LOCALHOST:5000", True), ("http://registry:5000", False), ("https://class.example.org", False),
+    ("localhost:5000", False),             # no scheme: not a URL
+    ("http://[::1", False),                # not a URL either
+])
+def test_is_loopback_url(url: str, loopback: bool) -> None:
+    assert refs.is_loopback_url(url) is loopback
+
+
+@pytest.mark.parametrize(("text", "component", "path"), [
+    ("ada", True, True), ("ada-lovelace", True, True), ("a.b_c__d--e", True, True),
+    ("learner/hello", False, True), ("a/b/c", False, True),
+    ("Ada", False, False), ("-ada", False, False), ("ada-", False, False), ("a..b", False, False),
+    ("a___b", False, False), ("", False, False), ("a//b", False, False), ("/a", False, False),
+    ("ada\n", False, False),                # a trailing newline is no name (a `$` anchor would let it by)
+])
+def test_the_name_grammar(text: str, component: bool, path: bool) -> None:
+    assert refs.is_path_component(text) is component
+    assert refs.is_repository_path(text) is path
+
+
+@pytest.mark.parametrize(("text", "tag"), [
+    ("latest", True), ("1.0", True), ("_x", True), ("A" * 128, True),
+    ("A" * 129, False), (".x", False), ("-x", False), ("a b", False), ("", False), ("1.0\n", False),
+])
+def test_the_tag_grammar(text: str, tag: bool) -> None:
+    assert refs.is_tag(text) is tag
+
+
 # --- property tests -------------------------------------------------------------------------------------
 
 _ALNUM = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=6)

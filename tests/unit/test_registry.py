@@ -15,11 +15,7 @@ import pytest
 from labsupport import errors
 from labsupport.config import LabConfig
 from labsupport.dockerconfig import Credential
-from labsupport.registry import (
-    MANIFEST_V2,
-    RegistryClient,
-    parse_challenge,
-)
+from labsupport.registry import MANIFEST_V2, RegistryClient
 
 BASE = "http://reg.test:5000"
 REALM = "http://auth.test/token"
@@ -105,25 +101,7 @@ class Fake:
         return route(request) if callable(route) else route
 
 
-# -- challenges and ping ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("header, scheme, params", [
-    ('Basic realm="lab"', "basic", {"realm": "lab"}),
-    ('Bearer realm="https://a/token",service="reg",scope="repository:x/y:pull,push"', "bearer",
-     {"realm": "https://a/token", "service": "reg", "scope": "repository:x/y:pull,push"}),
-    ('BEARER realm=http://a/t, service=reg, error="insufficient_scope"', "bearer",
-     {"realm": "http://a/t", "service": "reg", "error": "insufficient_scope"}),
-    ('Bearer realm="say \\"hi\\"",scope="a b"', "bearer", {"realm": 'say "hi"', "scope": "a b"}),
-    ('Negotiate abc', "negotiate", {}),
-    (None, None, {}),
-    ("", None, {}),
-])
-def test_parse_challenge(header, scheme, params):
-    challenge = parse_challenge(401, header)
-    assert challenge.scheme == scheme and challenge.needs_auth
-    for key in ("realm", "service", "scope", "error"):
-        assert getattr(challenge, key) == params.get(key)
-
+# -- ping ---------------------------------------------------------------------------------------------
 
 def test_ping_reports_the_challenge_without_sending_credentials():
     fake = Fake()

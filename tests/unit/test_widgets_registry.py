@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labsupport._registry_wire import Manifest
 from labsupport.errors import ManifestUnknown, RegistryUnreachable
+from labsupport.registry import Manifest
 from labsupport.widgets import RegistryBrowser
 
 V2 = "application/vnd.docker.distribution.manifest.v2+json"

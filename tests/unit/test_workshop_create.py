@@ -13,7 +13,7 @@ from labsupport.workshop import pki
 from labsupport.workshop.accounts import Accounts
 from labsupport.workshop.create import configure, init_workshop, registry_config
 from labsupport.workshop.handout import read_credentials, trust_steps
-from labsupport.workshop.settings import Layout, WorkshopSettings, is_loopback, load_settings
+from labsupport.workshop.settings import Layout, WorkshopSettings, load_settings
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ def test_settings_addresses_and_validation():
     assert (public.tls, public.bind, public.registry_url, public.events_url) == (
         True, "0.0.0.0", "https://class.example.org:6000", "https://127.0.0.1:6002/events")
     assert public.replace(public_host="localhost").public_host is None
-    assert [is_loopback(h) for h in (None, "localhost", "127.0.0.5", "::1", "10.0.0.2", "a.b")] == [
-        True, True, True, True, False, False]
+    assert [WorkshopSettings(public_host=h).public for h in (None, "", "localhost", "127.0.0.5", "::1", "10.0.0.2",
+                                                             "a.b")] == [False, False, False, False, False, True, True]
     with pytest.raises(LabError, match="three different ports"):
         local.replace(token_port=6000)
     with pytest.raises(LabError, match="not a TCP port"):

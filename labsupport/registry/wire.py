@@ -1,6 +1,7 @@
-"""Pure pieces of the registry HTTP API v2: media types, auth challenges, manifests, error translation.
+"""Pure pieces of the registry HTTP API v2: media types, manifests, the digest grammar, error translation.
 
-No I/O here: registry.py sends the requests; this module names what goes over the wire and turns an error
+No I/O here: client.py sends the requests (auth.py authenticates them); this module names what goes over the
+wire, checks names before they go into a URL path (with the one name grammar, in refs), and turns an error
 answer (HTTP status plus the registry's `errors[0].code`) into the typed errors of labsupport.errors.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from .errors import (
+from ..errors import (
     BlobUnknown,
     Denied,
     InvalidReference,
@@ -23,7 +24,8 @@ from .errors import (
     RegistryError,
     Unauthorized,
 )
-from .model import Blob
+from ..model import Blob
+from ..refs import NAME_MAX, is_repository_path, is_tag
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -33,38 +35,8 @@ INDEX_TYPES = (MANIFEST_LIST, OCI_INDEX)
 #: Every manifest kind we read; without this header a registry may answer with an old schema 1 manifest.
 ACCEPT = f"{MANIFEST_V2}, {MANIFEST_LIST}, {OCI_MANIFEST}, {OCI_INDEX}"
 
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+#: A digest as a registry takes it in a URL path: any algorithm, an encoded part of 32 characters or more.
 DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
-_PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """What GET /v2/ without credentials answered: its status and the auth scheme it asks for, if any."""
-
-    status: int
-    scheme: str | None             # "basic", "bearer", another scheme lowercased, or None (no challenge)
-    realm: str | None = None       # Basic: a label; Bearer: the token server's URL
-    service: str | None = None     # Bearer: the name the token server issues tokens for
-    scope: str | None = None       # Bearer: the scope(s) the refused request needed, space-separated
-    error: str | None = None       # Bearer: e.g. "insufficient_scope" or "invalid_token"
-
-    @property
-    def needs_auth(self) -> bool:
-        return self.status == 401
-
-
-def parse_challenge(status: int, header: str | None) -> Challenge:
-    """Parse a `WWW-Authenticate` header (`Bearer realm="…",service="…",scope="…"`) into a Challenge."""
-    if not header or not header.strip():
-        return Challenge(status=status, scheme=None)
-    scheme, _, rest = header.strip().partition(" ")
-    params = {key.lower(): bare or re.sub(r"\\(.)", r"\1", quoted) for key, quoted, bare in _PARAM.findall(rest)}
-    return Challenge(status=status, scheme=scheme.lower(), realm=params.get("realm") or None,
-                     service=params.get("service") or None, scope=params.get("scope") or None,
-                     error=params.get("error") or None)
-
 
 #: The platform BuildKit gives the attestation manifests (provenance, SBOM) it adds to an image index.
 ATTESTATION_PLATFORM = "unknown/unknown"
@@ -243,13 +215,13 @@ def error_from(response: httpx.Response, what: str, missing: type[RegistryError]
 
 def check_repository(repository: str) -> None:
     """Refuse a repository name the registry would refuse, before it is spliced into a URL path."""
-    if not isinstance(repository, str) or len(repository) > 255 or not _REPOSITORY.match(repository):
+    if not isinstance(repository, str) or len(repository) > NAME_MAX or not is_repository_path(repository):
         raise InvalidReference(str(repository), f"a repository name is {_NAMING}")
 
 
 def check_reference(reference: str) -> None:
     """Refuse a reference that is neither a tag nor a digest."""
-    if not isinstance(reference, str) or not (_TAG.match(reference) or DIGEST.match(reference)):
+    if not isinstance(reference, str) or not (is_tag(reference) or DIGEST.match(reference)):
         raise InvalidReference(str(reference), "not a tag (letters, digits, _ . -, up to 128) or a digest")
 
 

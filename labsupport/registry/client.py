@@ -1,15 +1,13 @@
 """I/O: the distribution registry HTTP API v2 (catalog, tags, manifests, blobs) with Basic and Bearer auth.
 
-A 401 answer's `WWW-Authenticate` challenge says how to authenticate: Basic sends the credential on every
-request; Bearer trades it at the token server (the challenge's realm) for a short-lived token scoped to the
-repositories and actions a request needs, cached per scope set until it expires. Every error answer is
-translated in one place (`error_from`) into the typed errors of labsupport.errors, and httpx's own errors at
-the boundary. No credential or token ever appears in a message, repr or log.
+Each request names the scopes (repositories and actions) it needs; auth.py's RegistryAuth answers the
+registry's challenge with Basic or a Bearer token for those scopes. Every error answer is translated in one
+place (wire.error_from) into the typed errors of labsupport.errors, and httpx's own errors at the boundary
+(`_transmit`). No credential or token ever appears in a message, repr or log.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import platform as _platform
 import re
@@ -20,43 +18,29 @@ from urllib.parse import quote
 
 import httpx
 
-from ._registry_wire import (
-    ACCEPT,
-    DIGEST,
-    INDEX_TYPES,
-    MANIFEST_LIST,
-    MANIFEST_V2,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Challenge,
-    Manifest,
-    check_digest,
-    check_reference,
-    check_repository,
-    error_from,
-    parse_challenge,
-    sha256_digest,
-)
-from .config import LabConfig
-from .dockerconfig import Credential, load_credential
-from .errors import (
+from ..config import LabConfig
+from ..dockerconfig import Credential, load_credential
+from ..errors import (
     BlobUnknown,
-    Denied,
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
     RegistryError,
     RegistryUnreachable,
-    Unauthorized,
 )
-from .model import RemoteView
-
-__all__ = [
-    "ACCEPT", "INDEX_TYPES", "MANIFEST_LIST", "MANIFEST_V2", "OCI_INDEX", "OCI_MANIFEST",
-    "Challenge", "Manifest", "RegistryClient", "host_platform", "parse_challenge", "sha256_digest",
-]
-TOKEN_MARGIN = 10.0            # seconds before a token's expiry at which we stop reusing it
-DEFAULT_TOKEN_LIFETIME = 60.0  # what the token spec implies when a token server omits expires_in
+from ..model import RemoteView
+from ..refs import is_loopback_url
+from .auth import Challenge, RegistryAuth, parse_challenge
+from .wire import (
+    ACCEPT,
+    DIGEST,
+    Manifest,
+    check_digest,
+    check_reference,
+    check_repository,
+    error_from,
+    sha256_digest,
+)
 
 
 def host_platform() -> str:
@@ -68,12 +52,6 @@ def host_platform() -> str:
 
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
                   "armv7l": "arm/v7", "i686": "386", "i386": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for http(s)://localhost, 127.x.x.x or [::1], with or without a port."""
-    host = httpx.URL(url).host
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 class RegistryClient:
@@ -89,15 +67,13 @@ class RegistryClient:
         self.base_url = base_url.rstrip("/")
         #: the host[:port] name shown in messages and `docker login` advice
         self.registry = registry or self.base_url.split("://", 1)[1]
-        self._credential = credential
         # A proxy from HTTP(S)_PROXY must not carry calls to a registry on this machine.
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout,
                                   trust_env=not is_loopback_url(self.base_url))
-        self._clock = clock
         #: the platform read in an image index when a call names none: the engine's (see Engine.platform)
         self.platform = platform or host_platform()
-        self._challenge: Challenge | None = None
-        self._tokens: dict[frozenset[str], tuple[str, float]] = {}
+        self._auth = RegistryAuth(self.registry, credential, self._transmit, clock=clock)
+        self._send = self._auth.send   # every API call: with the auth the registry asks for, retried on a 401
 
     @classmethod
     def for_lab(cls, config: LabConfig, credential: Credential | None | Literal["docker"] = "docker",
@@ -109,7 +85,7 @@ class RegistryClient:
 
     @property
     def username(self) -> str | None:
-        return self._credential.username if self._credential else None
+        return self._auth.username
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base_url!r}, registry={self.registry!r}, user={self.username!r})"
@@ -369,91 +345,6 @@ class RegistryClient:
         except httpx.HTTPError as exc:
             raise RegistryError(f"talking to {where or self.base_url} failed: {type(exc).__name__}") from exc
 
-    def _send(self, method: str, url: str, scopes: tuple[str, ...], *, what: str, **kwargs: Any) -> httpx.Response:
-        """Send with the auth the registry asked for; on a 401 learn its challenge and retry once."""
-        headers = dict(kwargs.pop("headers", None) or {})
-        sent = self._authorization(scopes, fresh=False)
-        response = self._transmit(method, url, headers={**headers, **sent}, **kwargs)
-        if response.status_code != 401:
-            return response
-        challenge = parse_challenge(401, response.headers.get("www-authenticate"))
-        if challenge.scheme is None:
-            return response            # a 401 that names no scheme: the error translation reports it
-        self._challenge = challenge
-        if challenge.scheme not in ("basic", "bearer"):
-            raise Unauthorized(f"the registry {self.registry} asks for {challenge.scheme} authentication, which "
-                               "labsupport does not speak", status=401, code="UNAUTHORIZED",
-                               fix="use a registry with Basic or token (Bearer) authentication")
-        if self._credential is None and challenge.scheme == "basic":
-            raise self._needs_login(what)
-        if sent and challenge.scheme == "basic":
-            raise self._rejected(what)
-        retry = tuple(sorted(set(scopes) | set((challenge.scope or "").split())))
-        response = self._transmit(method, url, headers={**headers, **self._authorization(retry, fresh=True)},
-                                  **kwargs)
-        if response.status_code != 401:
-            return response
-        again = parse_challenge(401, response.headers.get("www-authenticate"))
-        if self._credential is None:
-            raise self._needs_login(what)
-        if again.error == "insufficient_scope":
-            raise Denied(f"user {self.username!r} may not {what} on {self.registry}", status=401, code="DENIED",
-                         fix="ask for access to that repository, or push to your own namespace")
-        raise self._rejected(what)
-
-    def _authorization(self, scopes: tuple[str, ...], *, fresh: bool) -> dict[str, str]:
-        """The Authorization header the last challenge calls for ({} before any challenge)."""
-        scheme = self._challenge.scheme if self._challenge else None
-        if scheme == "basic" and self._credential is not None:
-            return {"Authorization": "Basic " + _basic(self._credential)}
-        if scheme == "bearer":
-            return {"Authorization": "Bearer " + self._token(scopes, fresh=fresh)}
-        return {}
-
-    def _token(self, scopes: tuple[str, ...], *, fresh: bool) -> str:
-        """A bearer token for this scope set: the cached one while valid, else one from the token server."""
-        key = frozenset(scopes)
-        cached = self._tokens.get(key)
-        if cached and not fresh and cached[1] > self._clock():
-            return cached[0]
-        challenge = self._challenge
-        assert challenge is not None
-        if not challenge.realm or not challenge.realm.startswith(("http://", "https://")):
-            raise RegistryError(f"the registry {self.registry} asks for a bearer token but names no token server",
-                                status=401, fix="check the registry's REGISTRY_AUTH_TOKEN_REALM setting")
-        params = ([("service", challenge.service)] if challenge.service else []) + [
-            ("scope", scope) for scope in sorted(key)]
-        headers = {"Authorization": "Basic " + _basic(self._credential)} if self._credential else {}
-        where = f"the token server {challenge.realm.split('?')[0]}"
-        response = self._transmit("GET", challenge.realm, params=params, headers=headers, where=where)
-        if response.status_code == 401:
-            raise self._needs_login("get a token") if self._credential is None else self._rejected("get a token")
-        if not response.is_success:
-            raise error_from(response, f"get a token from {where}", RegistryError, self.registry)
-        try:
-            data = response.json()
-            token = data.get("token") or data.get("access_token")
-            lifetime = float(data.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (ValueError, AttributeError, TypeError):
-            token, lifetime = None, 0.0
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{where} answered without a token", status=response.status_code,
-                                fix="check the token server's configuration")
-        self._tokens[key] = (token, self._clock() + max(0.0, lifetime - TOKEN_MARGIN))
-        return token
-
-    def _needs_login(self, what: str) -> Unauthorized:
-        return Unauthorized(f"the registry {self.registry} wants credentials to {what}, and none were given",
-                            status=401, code="UNAUTHORIZED",
-                            fix=f"docker login {self.registry} (labsupport credentials shows the lab's user "
-                                "name and password)")
-
-    def _rejected(self, what: str) -> Unauthorized:
-        return Unauthorized(f"the registry {self.registry} rejected the credential of user {self.username!r} "
-                            f"(to {what})", status=401, code="UNAUTHORIZED",
-                            fix=f"docker login {self.registry} again with the right password (labsupport "
-                                "credentials shows it)")
-
     def _check(self, response: httpx.Response, what: str,
                missing: type[RegistryError] = RegistryError) -> httpx.Response:
         if response.is_success:
@@ -462,10 +353,6 @@ class RegistryClient:
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
-
-def _basic(credential: Credential) -> str:
-    return base64.b64encode(f"{credential.username}:{credential.secret}".encode()).decode("ascii")
-
 
 def _pull(repository: str) -> str:
     return f"repository:{repository}:pull"
