@@ -60,24 +60,9 @@ class LabConfig:
         if joined:
             env = {**joined, **{key: value for key, value in env.items() if value.strip()}}
 
-        registry = env.get("LAB_REGISTRY", "").strip() or "localhost:5000"
-        match = _HOSTPORT.match(registry)
-        reads_as_host = "." in registry or ":" in registry or registry == "localhost"  # else Docker Hub's path
-        if (not match or "/" in registry or not reads_as_host
-                or (match["port"] and not 0 < int(match["port"]) < 65536)):
-            raise ConfigError("LAB_REGISTRY", registry, "host:port such as localhost:5000 (no scheme, no path)")
-
-        registry_url = env.get("LAB_REGISTRY_URL", "").strip() or f"http://{registry}"
-        if not re.match(r"^https?://[^/\s]+/?$", registry_url):
-            raise ConfigError("LAB_REGISTRY_URL", registry_url, "an http:// or https:// base URL without a path")
-
-        learner = env.get("LAB_LEARNER", "").strip()
-        if learner:
-            if len(learner) > 64 or not is_path_component(learner):
-                raise ConfigError("LAB_LEARNER", learner,
-                                  "a lowercase name of letters, digits and single . _ - between them")
-        else:
-            learner = learner_from_user(_os_user())
+        registry = _registry(env)
+        registry_url = _registry_url(env, registry)
+        learner = _learner(env)
 
         images = {}
         for var, default in (("LAB_REGISTRY_IMAGE", DEFAULT_REGISTRY_IMAGE), ("LAB_BASE_IMAGE", DEFAULT_BASE_IMAGE)):
@@ -171,8 +156,37 @@ def _joined_workshop(env: Mapping[str, str]) -> dict[str, str]:
     return {var: value for var, value in values.items() if isinstance(value, str) and value.strip()}
 
 
+
+def _registry(env: Mapping[str, str]) -> str:
+    """LAB_REGISTRY: a host[:port] the engine pushes to (a bare word would be a Docker Hub path)."""
+    registry = env.get("LAB_REGISTRY", "").strip() or "localhost:5000"
+    match = _HOSTPORT.match(registry)
+    reads_as_host = "." in registry or ":" in registry or registry == "localhost"  # else Docker Hub's path
+    if (not match or "/" in registry or not reads_as_host
+            or (match["port"] and not 0 < int(match["port"]) < 65536)):
+        raise ConfigError("LAB_REGISTRY", registry, "host:port such as localhost:5000 (no scheme, no path)")
+    return registry
+
+
+def _registry_url(env: Mapping[str, str], registry: str) -> str:
+    """LAB_REGISTRY_URL: where labsupport's own HTTP calls go, by default the engine's address over HTTP."""
+    registry_url = env.get("LAB_REGISTRY_URL", "").strip() or f"http://{registry}"
+    if not re.match(r"^https?://[^/\s]+/?$", registry_url):
+        raise ConfigError("LAB_REGISTRY_URL", registry_url, "an http:// or https:// base URL without a path")
+    return registry_url
+
+
+def _learner(env: Mapping[str, str]) -> str:
+    """LAB_LEARNER, or a valid name made from the OS user's."""
+    learner = env.get("LAB_LEARNER", "").strip()
+    if not learner:
+        return learner_from_user(_os_user())
+    if len(learner) > 64 or not is_path_component(learner):
+        raise ConfigError("LAB_LEARNER", learner, "a lowercase name of letters, digits and single . _ - between them")
+    return learner
+
 def _os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no user name in a bare container: a fixed, valid one
+    except (OSError, KeyError, ImportError):  # no user name in a bare container: a fixed, valid one
         return "learner"
