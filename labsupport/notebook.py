@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -192,20 +192,7 @@ def engine_kind() -> EngineKind:
 def local_index(ref: str) -> list[dict[str, Any]]:
     """The entries of a local image on the containerd image store: kind ("image" or "attestation"), platform,
     digest and whether its content is present; [] on the classic store, which keeps one image per name."""
-    eng = _engine(_config())
-    if eng.info().image_store != "containerd":
-        return []
-    api = eng.client.api
-    with eng._errors(ref):  # the docker SDK has no parameter for it: ask the engine's API (1.48+) directly
-        answer = api._result(api._get(api._url("/images/{0}/json", ref), params={"manifests": "1"}), True)
-    entries = []
-    for entry in answer.get("Manifests") or []:
-        descriptor = entry.get("Descriptor") or {}
-        platform = descriptor.get("platform") or {}
-        entries.append({"kind": entry.get("Kind", ""), "digest": descriptor.get("digest", ""),
-                        "platform": f"{platform.get('os', '?')}/{platform.get('architecture', '?')}",
-                        "available": bool(entry.get("Available"))})
-    return entries
+    return [asdict(entry) for entry in _engine(_config()).local_index(ref)]
 
 
 # -- checks and progress --------------------------------------------------------------------------------------
