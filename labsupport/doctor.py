@@ -99,7 +99,7 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
 
     info = Engine(client, config=config).info()
     findings.append(Finding("engine", OK, f"Docker {info.version} at {info.host}, {info.image_store} image store"))
-    ok, builder = buildkit_available()
+    ok, how = buildkit_available()
     lab = Lab(config, client=client)
     findings.append(_container(lab))
     findings.extend(_registry_http(config))
@@ -107,7 +107,7 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
     findings.append(_base_image(client, config))
     findings.append(_disk(config))
     findings.append(_image_store(info.image_store, info.storage_driver))
-    findings.append(Finding("buildkit", OK if ok else WARN, builder,
+    findings.append(Finding("buildkit", OK if ok else WARN, how,
                             "" if ok else "install the buildx plugin into the Docker client's cli-plugins/ "
                             "(only lesson 07's --secret demo needs it)"))
     findings.append(Finding("course", OK, f"{info.image_store} image store + "
