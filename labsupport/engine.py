@@ -393,7 +393,6 @@ class Engine:
             return PullResult(ref, f"the Docker client's credentials could not be read: {exc}")
         return PullResult(ref)
 
-
     def push(self, ref: str, registry_client: RemoteViews | None = None,
              on_event: Callable[[PushEvent], None] | None = None) -> PushReport:
         """Push a tag, calling `on_event` per layer update; the report of what each layer cost.
