@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from .config import LabConfig
+from .dockercli import builder
 from .errors import LabError
 from .lab import Lab, connect_engine
 from .registry import probe
@@ -38,31 +38,23 @@ def buildkit_available(env: Mapping[str, str] | None = None) -> tuple[bool, str]
     The docker CLI on PATH, with the environment's DOCKER_CONFIG (its `cli-plugins/` holds buildx on Docker
     Desktop and on a learner's Engine install), runs `docker buildx version`: with the plugin, CLI 23+ builds
     with BuildKit unless DOCKER_BUILDKIT=0. Without it, CLI 23+ falls back to the legacy builder, and an
-    older CLI (18.09-22) has BuildKit built in behind DOCKER_BUILDKIT=1.
+    older CLI (18.09-22) has BuildKit built in behind DOCKER_BUILDKIT=1 (see dockercli.Builder).
     """
-    env = dict(os.environ if env is None else env)
-    docker = shutil.which("docker", path=env.get("PATH"))
-    if not docker:
+    found = builder(env)
+    if not found.cli_found:
         return False, "no docker command on PATH"
-    try:
-        buildx = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=15,
-                                env=env, check=False)
-        version = subprocess.run([docker, "version", "--format", "{{.Client.Version}}"],
-                                 capture_output=True, text=True, timeout=15, env=env, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return False, f"could not ask the docker CLI: {exc}"
-    major = int(version.split(".")[0]) if version[:1].isdigit() else 0
-    where = _plugins_folder(env)
-    if buildx.returncode == 0:
-        words = buildx.stdout.split()
-        plugin = f"buildx {words[1]}" if len(words) > 1 else "buildx"
-        if env.get("DOCKER_BUILDKIT") == "0":
+    if found.problem:
+        return False, f"could not ask the docker CLI: {found.problem}"
+    version = found.client_version
+    if found.buildx is not None:
+        plugin = f"buildx {found.buildx}"
+        if not found.buildkit:
             return False, f"legacy builder: DOCKER_BUILDKIT=0 is set, though {plugin} is installed"
         return True, f"BuildKit through {plugin} (docker CLI {version or '?'}, docker build uses it)"
-    if 18 <= major < 23:
+    if found.buildkit_built_in:
         return True, f"docker CLI {version} (DOCKER_BUILDKIT=1 docker build)"
     return False, (f"legacy builder: docker CLI {version or '?'} without the buildx plugin "
-                   f"(none in {where} nor the system's plugin folders)")
+                   f"(none in {_plugins_folder({**os.environ, **(env or {})})} nor the system's plugin folders)")
 
 
 def _plugins_folder(env: Mapping[str, str]) -> str:
@@ -108,7 +100,7 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
 
     info = Engine(client, config=config).info()
     findings.append(Finding("engine", OK, f"Docker {info.version} at {info.host}, {info.image_store} image store"))
-    ok, builder = buildkit_available()
+    ok, how = buildkit_available()
     lab = Lab(config, client=client)
     findings.append(_container(lab))
     findings.extend(_registry_http(config))
@@ -116,7 +108,7 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
     findings.append(_base_image(client, config))
     findings.append(_disk(config))
     findings.append(_image_store(info.image_store, info.storage_driver))
-    findings.append(Finding("buildkit", OK if ok else WARN, builder,
+    findings.append(Finding("buildkit", OK if ok else WARN, how,
                             "" if ok else "install the buildx plugin into the Docker client's cli-plugins/ "
                             "(only lesson 07's --secret demo needs it)"))
     findings.append(Finding("course", OK, f"{info.image_store} image store + "

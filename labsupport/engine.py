@@ -1,8 +1,9 @@
-"""I/O: the Docker engine through the docker SDK: build, tag, inspect layers, run, save, a structured push.
+"""I/O: the Docker engine through the docker SDK: build, tag, inspect layers, run, save, pull, a structured push,
+and the entries of a local image index.
 
 Every docker SDK error is translated here, at the boundary, into a labsupport error with a fix line:
 no engine → EngineUnavailable, no image → ImageNotFound, a failed build → BuildFailed, a failed push →
-PushFailed (explained by pushstream), a failed container → RunFailed.
+PushFailed (explained by pushstream), a failed container → RunFailed. A refused pull is a PullResult.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import tarfile
 import tempfile
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,7 +47,7 @@ from .model import ImageView, PushEvent, PushReport, RemoteView
 from .pushstream import PushAccumulator, classify, layer_outcomes
 from .registry.wire import DIGEST
 
-__all__ = ["Engine", "EngineInfo", "RemoteViews", "clean_instruction"]
+__all__ = ["Engine", "EngineInfo", "IndexEntry", "PullResult", "RemoteViews", "clean_instruction"]
 log = logging.getLogger(__name__)
 
 #: The line of a failed build that says why: the legacy builder's last words, or BuildKit's "ERROR: …".
@@ -71,6 +73,29 @@ class EngineInfo:
     image_store: str
     host: str
     storage_driver: str = ""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One entry of a local image index (containerd image store): "image" or "attestation", its digest, its
+    platform (os/architecture; unknown/unknown for an attestation) and whether its content is on this machine."""
+
+    kind: str
+    digest: str
+    platform: str
+    available: bool
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What a pull came to: the engine's own error line when it refused (a learner's image may not pull)."""
+
+    reference: str
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
 
 
 # -- the engine --------------------------------------------------------------------------------------
@@ -204,6 +229,22 @@ class Engine:
             history = config.get("history") or []
         return [bool(step.get("empty_layer")) for step in history] or None
 
+    def local_index(self, ref: str) -> list[IndexEntry]:
+        """The entries of a local image on the containerd image store (its platforms' images, attestations);
+        [] on the classic store, which keeps one image per name."""
+        if self.info().image_store != "containerd":
+            return []
+        api = self.client.api   # the SDK's inspect_image has no `manifests` parameter (engine API 1.48+)
+        url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(ref, safe='/:')}/json"
+        with self._errors(ref):
+            response = api.get(url, params={"manifests": "1"}, timeout=api.timeout)
+            try:
+                response.raise_for_status()
+            except requests.exceptions.HTTPError as exc:
+                docker.errors.create_api_error_from_http_exception(exc)   # raises the SDK's own error
+            answer = response.json()
+        return [_index_entry(entry) for entry in answer.get("Manifests") or []]
+
     # -- contents -----------------------------------------------------------------------------------
     def save(self, ref: str) -> bytes:
         """The `docker save` tar of one image, in memory (the lab's images are small)."""
@@ -332,7 +373,26 @@ class Engine:
             raise RunFailed(ref, code, output, fix=f"docker run --rm {ref}   (to see it fail yourself)")
         return output
 
-    # -- push ---------------------------------------------------------------------------------------
+    # -- pull and push ------------------------------------------------------------------------------
+    def pull(self, ref: str) -> PullResult:
+        """Pull an image as `docker pull` does, with the Docker client's credentials (read afresh); a refusal
+        is a result holding the engine's error line; EngineUnavailable when the engine goes meanwhile."""
+        parsed = refs.parse(ref, default_tag="latest")
+        api = self.client.api
+        try:
+            api.reload_config()  # a `docker login` done after the client was made counts
+            for line in api.pull(parsed.name, tag=parsed.digest or parsed.tag, stream=True, decode=True):
+                if line.get("error") or line.get("errorDetail"):
+                    return PullResult(ref, str((line.get("errorDetail") or {}).get("message") or line.get("error")))
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineUnavailable(f"lost the Docker engine while pulling {ref}: {exc}",
+                                    fix="labsupport doctor") from exc
+        except docker.errors.APIError as exc:
+            return PullResult(ref, _first_line(exc))
+        except docker.errors.DockerException as exc:  # a credential helper that fails
+            return PullResult(ref, f"the Docker client's credentials could not be read: {exc}")
+        return PullResult(ref)
+
     def push(self, ref: str, registry_client: RemoteViews | None = None,
              on_event: Callable[[PushEvent], None] | None = None) -> PushReport:
         """Push a tag, calling `on_event` per layer update; the report of what each layer cost.
@@ -411,6 +471,15 @@ class Engine:
         except LabError as exc:
             log.warning("the push report falls back to the stream's byte counts: %s", exc.message)
             return None
+
+
+def _index_entry(entry: Mapping) -> IndexEntry:
+    """An IndexEntry from one of the engine's `Manifests` (GET /images/{name}/json?manifests=1)."""
+    descriptor = entry.get("Descriptor") or {}
+    platform = descriptor.get("platform") or {}
+    return IndexEntry(kind=str(entry.get("Kind", "")), digest=str(descriptor.get("digest", "")),
+                      platform=f"{platform.get('os', '?')}/{platform.get('architecture', '?')}",
+                      available=bool(entry.get("Available")))
 
 
 def _is_lab(host: str, lab: str) -> bool:

@@ -17,8 +17,6 @@ import gzip
 import io
 import json
 import os
-import shutil
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -35,6 +33,7 @@ import requests
 from . import refs
 from .config import LabConfig, repo_root
 from .course import MythId
+from .dockercli import run_docker
 from .dockerconfig import Credential, config_dir
 from .engine import Engine
 from .errors import ImageNotFound, LabError, PushFailed, RegistryError, UnknownExercise
@@ -65,18 +64,12 @@ class CommandRun:
 def docker_cli(args: list[str], *, env: dict[str, str] | None = None, shown: str | None = None,
                timeout: float = _CLI_TIMEOUT) -> CommandRun:
     """Run the docker CLI (so the output is what the learner sees); stdout and stderr are kept in order."""
-    program = shutil.which("docker")
-    if program is None:
-        raise LabError("the docker command is not installed here, so the proof cannot run it",
-                       fix="install the Docker CLI (Docker Desktop, or your distribution's docker package)")
-    text = shown or "docker " + " ".join(args)
     try:
-        done = subprocess.run([program, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=env, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return CommandRun(text, partial + f"\n(still running after {timeout:.0f} s: stopped)", -1)
-    return CommandRun(text, done.stdout, done.returncode)
+        done = run_docker(args, env=env, timeout=timeout)
+    except LabError as exc:               # no docker command here (or it cannot be started)
+        raise LabError("the docker command is not installed here, so the proof cannot run it",
+                       fix="install the Docker CLI (Docker Desktop, or your distribution's docker package)") from exc
+    return CommandRun(shown or "docker " + " ".join(args), done.output, done.code)
 
 
 # -- the four proofs ---------------------------------------------------------------------------------------

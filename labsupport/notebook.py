@@ -11,10 +11,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from .cards import error_html
 from .checks import CheckResult
 from .config import LabConfig, repo_root
 from .course import lesson_number
+from .dockercli import has_buildx, login, run_docker
 from .errors import BuildFailed, LabError, RegistryUnreachable, Unauthorized
 from .lab import Lab
 from .registry import probe
@@ -180,25 +180,11 @@ class EngineKind:
         printer.text(str(self))
 
 
-def _buildx_version() -> str | None:
-    """The docker CLI's buildx plugin version, or None when `docker buildx` is not there."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return None
-    try:
-        done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=30,
-                              check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    words = done.stdout.split()
-    return (words[1] if len(words) > 1 else "?") if done.returncode == 0 else None
-
-
 @friendly
 def engine_kind() -> EngineKind:
     """The learner's engine as the lessons need it: its image store and whether `docker build` is BuildKit's."""
     info = _engine(_config()).info()
-    buildx = _buildx_version()
+    buildx = has_buildx()
     return EngineKind(version=info.version, image_store=info.image_store, buildx=buildx is not None,
                       buildx_version=buildx or "")
 
@@ -207,20 +193,7 @@ def engine_kind() -> EngineKind:
 def local_index(ref: str) -> list[dict[str, Any]]:
     """The entries of a local image on the containerd image store: kind ("image" or "attestation"), platform,
     digest and whether its content is present; [] on the classic store, which keeps one image per name."""
-    eng = _engine(_config())
-    if eng.info().image_store != "containerd":
-        return []
-    api = eng.client.api
-    with eng._errors(ref):  # the docker SDK has no parameter for it: ask the engine's API (1.48+) directly
-        answer = api._result(api._get(api._url("/images/{0}/json", ref), params={"manifests": "1"}), True)
-    entries = []
-    for entry in answer.get("Manifests") or []:
-        descriptor = entry.get("Descriptor") or {}
-        platform = descriptor.get("platform") or {}
-        entries.append({"kind": entry.get("Kind", ""), "digest": descriptor.get("digest", ""),
-                        "platform": f"{platform.get('os', '?')}/{platform.get('architecture', '?')}",
-                        "available": bool(entry.get("Available"))})
-    return entries
+    return [asdict(entry) for entry in _engine(_config()).local_index(ref)]
 
 
 # -- checks and progress --------------------------------------------------------------------------------------
@@ -358,20 +331,12 @@ def app_dir(name: str = "hello") -> Path:
 def _build_hello(config: LabConfig, tag: str) -> str:
     """Build the hello app the way a learner does, with the docker CLI and its defaults: BuildKit where the
     client has buildx (an image index with a provenance attestation on the containerd store), else the classic
-    builder. Only without a docker command does it fall back on the SDK's classic builder."""
+    builder."""
     folder = app_dir()
-    docker = shutil.which("docker")
-    if docker is None:
-        _engine(config).build(folder, tag, buildargs={"BASE": config.base_image})
-        return f"built {tag} from {folder} (BASE={config.base_image}, the SDK's classic builder: no docker CLI)"
-    command = [docker, "build", "-q", "-t", tag, "--build-arg", f"BASE={config.base_image}", str(folder)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BuildFailed(f"could not run docker build: {exc}", fix=" ".join(command[:-1] + [str(folder)])) from exc
-    if done.returncode != 0:
-        said = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
-        raise BuildFailed(f"the build of {tag} failed: {said[-1] if said else done.returncode}",
+    done = run_docker(["build", "-q", "-t", tag, "--build-arg", f"BASE={config.base_image}", str(folder)],
+                      timeout=600)
+    if not done.ok:
+        raise BuildFailed(f"the build of {tag} failed: {done.last_words}",
                           fix=f"docker build -t {tag} --build-arg BASE={config.base_image} {folder}   "
                               "(shows the whole build output)")
     return f"built {tag} from {folder} (BASE={config.base_image}, docker build)"
@@ -430,18 +395,8 @@ def _logged_in(config: LabConfig) -> str:
         answer = probe(config.registry_url, (held.username, held.secret))
         if answer is not None and answer.status_code == 200:
             return f"found: the Docker client is logged in to {config.registry} as {held.username}"
-    password = Lab(config).password()
-    try:
-        done = subprocess.run(["docker", "login", config.registry, "--username", config.learner,
-                               "--password-stdin"], input=password, capture_output=True, text=True,
-                              timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise LabError(f"could not run docker login: {exc}",
-                       fix="install the docker command line, then run this cell again") from exc
-    if done.returncode != 0:
-        reason = (done.stderr or done.stdout).strip().splitlines()
-        raise LabError(f"docker login {config.registry} failed: {reason[-1] if reason else done.returncode}",
-                       fix="labsupport doctor")
+    login(config.registry, config.learner, Lab(config).password(), timeout=60, fix="labsupport doctor",
+          cannot_run_fix="install the docker command line, then run this cell again")
     return f"logged the Docker client in to {config.registry} as {config.learner}"
 
 

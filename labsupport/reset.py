@@ -8,14 +8,13 @@ that does not matter to any check, which reads tags and manifests.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from . import course
 from .checks import images
 from .config import LabConfig
 from .course import Leftovers
+from .dockercli import logout
 from .dockerconfig import load_credential
 from .errors import LabError
 from .progress import ProgressLog
@@ -87,18 +86,16 @@ def _logout(config: LabConfig, report: ResetReport) -> None:
     """`docker logout` from the lab registry, so the login exercise starts from no credential."""
     if load_credential(config.registry) is None:
         return
-    docker = shutil.which("docker")
-    if docker is None:
+    try:
+        done = logout(config.registry)
+    except LabError:                         # no docker command here
         report.done.append("still logged in: there is no docker command here; run "
                            f"docker logout {config.registry}")
         return
-    done = subprocess.run([docker, "logout", config.registry], capture_output=True, text=True, check=False,
-                          timeout=60)
-    if done.returncode == 0:
+    if done.ok:
         report.done.append(f"logged the Docker client out of {config.registry}")
     else:
-        said = (done.stderr or done.stdout).strip().splitlines()
-        report.done.append(f"docker logout {config.registry} failed: {said[-1] if said else done.returncode}")
+        report.done.append(f"docker logout {config.registry} failed: {done.last_words}")
 
 
 def _reset(ids: tuple[str, ...], config: LabConfig, report: ResetReport) -> ResetReport:

@@ -13,7 +13,7 @@ from .. import secrets
 from ..errors import BlobUnknown, ManifestUnknown
 from ..production import is_commit_tag, is_semver_tag
 from .base import OK, CheckContext, CheckResult, exercise
-from .hood import pull, pull_hint
+from .hood import pull_hint
 from .security import (
     PulledImage,
     app_folder,
@@ -156,7 +156,7 @@ def check_ship(ctx: CheckContext) -> CheckResult:
                 hint="take the secret out of every build step (a later rm does not help), "
                 f"pass it at run time with docker run -e, then: {ship}",
             )
-    failed = pull(ctx, pinned)
+    failed = ctx.engine.pull(pinned).error
     if failed:
         return CheckResult(
             EXERCISE,

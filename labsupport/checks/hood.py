@@ -2,15 +2,11 @@
 
 The registry refuses a manifest whose blobs it lacks, but a blob can go afterwards (deleted, garbage
 collected, pushed to another repository), so the check asks the registry for every blob the manifest lists,
-then has the engine really pull the image and run a container of it.
+then has the engine really pull the image (Engine.pull) and run a container of it.
 """
 
 from __future__ import annotations
 
-import docker.errors
-import requests
-
-from .. import refs
 from ..config import LabConfig
 from ..errors import EngineUnavailable, LabError, ManifestUnknown, RunFailed
 from .base import OK, CheckContext, CheckResult, exercise
@@ -20,27 +16,6 @@ EXERCISE = "hood.handmade"
 REPOSITORY = "handmade"
 TAG = "1.0"
 RUN_TIMEOUT = 30.0
-
-
-def pull(ctx: CheckContext, reference: str) -> str | None:
-    """Pull an image with the engine, as `docker pull` would (the Docker client's credentials): None when it
-    worked, else the engine's error line. The engine wrapper has no pull yet, so this talks to the SDK."""
-    parsed = refs.parse(reference, default_tag="latest")
-    client = ctx.engine.client
-    try:
-        client.api.reload_config()  # a `docker login` done after the client was made counts
-        for line in client.api.pull(parsed.name, tag=parsed.digest or parsed.tag, stream=True, decode=True):
-            if line.get("error") or line.get("errorDetail"):
-                return str((line.get("errorDetail") or {}).get("message") or line.get("error"))
-    except requests.exceptions.ConnectionError as exc:
-        raise EngineUnavailable(
-            f"lost the Docker engine while pulling {reference}: {exc}", fix="labsupport doctor"
-        ) from exc
-    except docker.errors.APIError as exc:
-        return str(exc.explanation or exc).strip().splitlines()[0]
-    except docker.errors.DockerException as exc:  # a credential helper that fails
-        return f"the Docker client's credentials could not be read: {exc}"
-    return None
 
 
 def pull_hint(config: LabConfig, reference: str, failure: str) -> str:
@@ -115,7 +90,7 @@ def check_handmade(ctx: CheckContext) -> CheckResult:
             hint=f"upload it again (POST {api}/blobs/uploads/, then PUT ?digest=…, then HEAD "
             f"{api}/blobs/<digest>), or redo it all: {by_hand}",
         )
-    failed = pull(ctx, ref)
+    failed = ctx.engine.pull(ref).error
     if failed:
         hint = pull_hint(config, ref, failed)
         if hint.startswith("docker pull"):

@@ -16,7 +16,6 @@ gives a warning, never a failed check.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from ..config import LabConfig
+from ..dockercli import login
 from ..errors import LabError, RegistryUnreachable, Unauthorized
 from ..registry.auth import TokenCache, password_grant, read_token, refresh_grant, request_token
 from .accounts import check_name, write_private
@@ -104,16 +104,9 @@ def request_refresh_token(info: dict[str, Any], learner: str, password: str, caf
 
 
 def _docker_login(registry: str, learner: str, password: str) -> None:
-    try:
-        done = subprocess.run(["docker", "login", registry, "--username", learner, "--password-stdin"],
-                              input=password, capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LabError(f"docker login {registry} did not run: {type(exc).__name__}",
-                       fix="install the docker CLI, or join with --no-docker-login and log in yourself") from exc
-    if done.returncode != 0:
-        said = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise LabError(f"docker login {registry} failed: {said[-1][:300] if said else done.returncode}",
-                       fix=f"docker login {registry} -u {learner}   (with the password on your sheet)")
+    """Log the Docker client in to the workshop's registry (join's default `login`)."""
+    login(registry, learner, password, fix=f"docker login {registry} -u {learner}   (with the password on your sheet)",
+          cannot_run_fix="install the docker CLI, or join with --no-docker-login and log in yourself")
 
 
 def join(url: str, learner: str, password: str, *, config: LabConfig | None = None, docker_login: bool = True,
