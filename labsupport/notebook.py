@@ -17,28 +17,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from IPython import get_ipython
+
 from . import course, progress
 from .attempts import attempt
 from .cards import error_html
 from .checks import CheckResult
-from .config import LabConfig, repo_root
+from .config import LabConfig
 from .course import lesson_number
-from .dockercli import has_buildx, login, run_docker
-from .errors import BuildFailed, LabError, RegistryUnreachable, Unauthorized
-from .lab import Lab
-from .registry import probe
+from .dockercli import has_buildx
+from .doctor import diagnose, report
+from .engine import Engine
+from .errors import LabError, RegistryUnreachable, Unauthorized
+from .lessons import catch_up as catch_up_steps
+from .myths import prove
+from .reset import reset_exercise
+from .views import image_diff, lab_registry
+from .widgets import CheckButton as Button
+from .widgets import CourseMap as Map
+from .widgets import LayerStack, PushMonitor
+from .widgets import MythCard as Card
+from .widgets import Predict as Prompt
+from .widgets import RegistryBrowser as Browser
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-HELLO_TAG = "1.0"
-
-
-def _hello() -> str:
-    """The app's local name and repository name (the checks' own, which tests may change)."""
-    from .checks import images
-
-    return images.LOCAL_NAME
-
 
 # -- friendly errors ----------------------------------------------------------------------------------------
 
@@ -84,10 +86,6 @@ def friendly(func: F) -> F:
 
 def _install_exception_display() -> None:
     """Inside IPython, show a LabError raised by any cell as its message and fix instead of a traceback."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
     shell = get_ipython()
     if shell is None:
         return
@@ -120,7 +118,6 @@ def lab_config() -> LabConfig:
 
 
 def _engine(config: LabConfig) -> Any:
-    from .engine import Engine
 
     return Engine.connect(config=config)
 
@@ -132,7 +129,6 @@ def engine() -> Any:
 
 
 def _registry(config: LabConfig) -> Any:
-    from .views import lab_registry
 
     return lab_registry(config)
 
@@ -214,7 +210,6 @@ def _runner(config: LabConfig) -> Callable[[str], CheckResult]:
 @friendly
 def CheckButton(exercise_id: str, **kwargs: Any) -> Any:
     """A "Check" button for one exercise, showing the result card (or the lab's problem and its fix)."""
-    from .widgets import CheckButton as Button
 
     course.exercise(exercise_id)  # an unknown id is told now, not at the first click
     return Button(exercise_id, _runner(_config()), **kwargs)
@@ -223,7 +218,6 @@ def CheckButton(exercise_id: str, **kwargs: Any) -> Any:
 @friendly
 def CourseMap() -> Any:
     """The course as a path: each lesson's exercises ticked when passed, and "you are here"."""
-    from .widgets import CourseMap as Map
 
     config = _config()
     return Map(lambda: progress.done(config=config))
@@ -233,7 +227,6 @@ def CourseMap() -> Any:
 def Predict(question: str, choices: Sequence[str] | None = None, *, number: bool = False,
             answer: Any = None, explanation: str = "", tolerance: float = 0.0, key: str | None = None) -> Any:
     """A prediction to commit to before the experiment; the committed answer is recorded in progress."""
-    from .widgets import Predict as Prompt
 
     config = _config()
     return Prompt(question, choices, number=number, answer=answer, explanation=explanation,
@@ -244,8 +237,6 @@ def Predict(question: str, choices: Sequence[str] | None = None, *, number: bool
 @friendly
 def MythCard(myth_id: str) -> Any:
     """A myth: commit to Yes or No, see the truth, then prove it live on the lab."""
-    from .myths import prove
-    from .widgets import MythCard as Card
 
     config = _config()
     myth = course.myth(myth_id)
@@ -262,8 +253,6 @@ def show_layers(ref: str, against: str | None = None) -> Any:
     `against` defaults to the ref's own repository when it names the lab registry, else `<learner>/<name>`.
     When the registry does not answer, the stack shows the local layers alone, with a note why.
     """
-    from .views import image_diff
-    from .widgets import LayerStack
 
     config = _config()
     eng = _engine(config)
@@ -279,7 +268,6 @@ def show_layers(ref: str, against: str | None = None) -> Any:
 @friendly
 def push(ref: str) -> Any:
     """Push `ref` now, layer by layer, and return the PushMonitor showing what each layer cost."""
-    from .widgets import PushMonitor
 
     config = _config()
     eng = _engine(config)
@@ -299,7 +287,6 @@ def push(ref: str) -> Any:
 @friendly
 def RegistryBrowser() -> Any:
     """Browse the lab registry: repositories, their tags, one manifest and its layers."""
-    from .widgets import RegistryBrowser as Browser
 
     return Browser(_registry(_config()))
 
@@ -309,7 +296,6 @@ def RegistryBrowser() -> Any:
 @friendly
 def doctor() -> None:
     """Print every precondition of the course, one line each, with the command that fixes what fails."""
-    from .doctor import diagnose, report
 
     print(report(diagnose(_config())))
 
@@ -317,112 +303,14 @@ def doctor() -> None:
 @friendly
 def reset(exercise_id: str) -> None:
     """Undo what an exercise made (and forget its attempts), so it can be done again."""
-    from .reset import reset_exercise
 
     print(reset_exercise(exercise_id, _config()))
-
-
-def app_dir(name: str = "hello") -> Path:
-    """A course app's folder: `apps/<name>` beside the notebooks (the kernel's folder), else in the checkout."""
-    here = Path.cwd() / "apps" / name
-    return here if (here / "Dockerfile").is_file() else repo_root() / "notebooks" / "apps" / name
-
-
-def _build_hello(config: LabConfig, tag: str) -> str:
-    """Build the hello app the way a learner does, with the docker CLI and its defaults: BuildKit where the
-    client has buildx (an image index with a provenance attestation on the containerd store), else the classic
-    builder."""
-    folder = app_dir()
-    done = run_docker(["build", "-q", "-t", tag, "--build-arg", f"BASE={config.base_image}", str(folder)],
-                      timeout=600)
-    if not done.ok:
-        raise BuildFailed(f"the build of {tag} failed: {done.last_words}",
-                          fix=f"docker build -t {tag} --build-arg BASE={config.base_image} {folder}   "
-                              "(shows the whole build output)")
-    return f"built {tag} from {folder} (BASE={config.base_image}, docker build)"
 
 
 @friendly
 def build_hello(tag: str | None = None) -> str:
     """Build the hello app as `tag` (default hello-lab:1.0) on the lab's base image; a line saying so."""
-    return _build_hello(_config(), tag or f"{_hello()}:{HELLO_TAG}")
-
-
-def _lab_up(config: LabConfig) -> str:
-    lab = Lab(config)
-    if lab.status().ready:
-        return f"found: the lab registry is running at {config.registry}"
-    notes = lab.up()
-    return f"started the lab registry at {config.registry}" + "".join(f"\n  note: {n}" for n in notes)
-
-
-def _built(config: LabConfig) -> str:
-    """hello-lab:1.0, built. Where `docker build` is BuildKit's, later builds reuse what BuildKit's cache holds,
-    not the layers of the image by that name (pulled back in lesson 05, or built by another builder), so the
-    image is built again (a cached build takes a second) and its layers are what the next build reuses."""
-    from .dockercli import builds_with_buildkit
-
-    eng, ref = _engine(config), f"{_hello()}:{HELLO_TAG}"
-    if not eng.exists(ref):
-        return _build_hello(config, ref)
-    if not builds_with_buildkit():                 # False too without a docker command
-        return f"found: {ref} is built"
-    probe = f"{_hello()}:catch-up"            # built beside it: a BuildKit build is a new image id every time
-    _build_hello(config, probe)
-    try:
-        if eng.image_view(probe).diff_ids == eng.image_view(ref).diff_ids:
-            return f"found: {ref} is built, its steps in BuildKit's cache"
-        eng.tag(probe, ref)
-    finally:
-        eng.remove(probe, missing_ok=True)    # the name only; the image too where no other name holds it
-    return (f"rebuilt {ref}: BuildKit's cache did not hold the steps of the image by that name, so a new "
-            "version would not have reused its layers")
-
-
-def _tagged(config: LabConfig) -> str:
-    eng, local, ref = _engine(config), f"{_hello()}:{HELLO_TAG}", config.ref(_hello(), HELLO_TAG)
-    if eng.exists(ref) and eng.image_id(ref) == eng.image_id(local):
-        return f"found: {ref} names the same image as {local}"
-    eng.tag(local, ref)
-    return f"tagged {local} as {ref}"
-
-
-def _logged_in(config: LabConfig) -> str:
-    from .dockerconfig import load_credential
-
-    held = load_credential(config.registry)
-    if held is not None:
-        answer = probe(config.registry_url, (held.username, held.secret))
-        if answer is not None and answer.status_code == 200:
-            return f"found: the Docker client is logged in to {config.registry} as {held.username}"
-    login(config.registry, config.learner, Lab(config).password(), timeout=60, fix="labsupport doctor",
-          cannot_run_fix="install the docker command line, then run this cell again")
-    return f"logged the Docker client in to {config.registry} as {config.learner}"
-
-
-def _pushed(config: LabConfig) -> str:
-    from .errors import ManifestUnknown, NameUnknown
-
-    eng, ref, repository = _engine(config), config.ref(_hello(), HELLO_TAG), f"{config.learner}/{_hello()}"
-    with _registry(config) as client:
-        try:
-            there = client.remote_view(repository, HELLO_TAG).diff_ids
-        except (NameUnknown, ManifestUnknown):
-            there = ()
-        if there and tuple(there) == eng.image_view(ref).diff_ids:
-            return f"found: {ref} is in the registry"
-        report = eng.push(ref, client)
-    return f"pushed {ref} ({report.digest})"
-
-
-#: The step that makes each catch-up result of the course's data (`Exercise.catch_up`), idempotently.
-CATCH_UP_STEPS: dict[str, Callable[[LabConfig], str]] = {
-    "registry-up": _lab_up,
-    "built": _built,
-    "tagged": _tagged,
-    "logged-in": _logged_in,
-    "pushed": _pushed,
-}
+    return catch_up_steps.build_hello(_config(), tag or catch_up_steps.hello_ref())
 
 
 @friendly
@@ -434,7 +322,7 @@ def catch_up(lesson: str | int) -> None:
     if not steps:
         print(f"catch up: nothing to do, lesson {number} starts from scratch")
     for step in steps:
-        print(f"catch up: {CATCH_UP_STEPS[step](config)}")
+        print(f"catch up: {catch_up_steps.STEPS[step](config)}")
 
 
 _cli_on_path()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labsupport import course, myths, notebook
+from labsupport import course, myths
+from labsupport.lessons import catch_up
 from labsupport.course import EXERCISES, LESSONS, MYTHS, MythId
 from labsupport.errors import LabError, UnknownExercise
 
@@ -16,7 +17,7 @@ def test_each_myth_has_exactly_one_proof_and_each_proof_a_myth():
 
 def test_each_catch_up_step_of_the_course_has_its_function_and_no_function_is_extra():
     named = {item.catch_up for item in EXERCISES if item.catch_up is not None}
-    assert named == set(notebook.CATCH_UP_STEPS)
+    assert named == set(catch_up.STEPS)
 
 
 @pytest.mark.parametrize(("before", "steps"), [
