@@ -27,6 +27,7 @@ from typing import Protocol
 import docker
 import docker.errors
 import requests
+from docker.context import ContextAPI
 
 from . import refs
 from .config import LabConfig
@@ -47,7 +48,7 @@ from .model import ImageView, PushEvent, PushReport, RemoteView
 from .pushstream import PushAccumulator, classify, layer_outcomes
 from .registry.wire import DIGEST
 
-__all__ = ["Engine", "EngineInfo", "IndexEntry", "PullResult", "RemoteViews", "clean_instruction"]
+__all__ = ["Engine", "EngineInfo", "IndexEntry", "PullResult", "RemoteViews", "clean_instruction", "docker_errors"]
 log = logging.getLogger(__name__)
 
 #: The line of a failed build that says why: the legacy builder's last words, or BuildKit's "ERROR: …".
@@ -111,14 +112,35 @@ def _where() -> tuple[str, str, bool]:
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"], "DOCKER_HOST", False
     try:
-        from docker.context import ContextAPI
-
         context = ContextAPI.get_current_context()
         if context is not None and context.name != "default" and context.Host:
             return context.Host, f"the docker context {context.name!r}", True
     except (docker.errors.DockerException, OSError, ValueError, KeyError) as exc:
         log.debug("no docker context: %s", exc)  # an unreadable context store: fall back to the socket
     return "unix:///var/run/docker.sock", "the default socket", False
+
+
+@contextmanager
+def docker_errors(ref: str | None = None, *, refused: str = "the Docker engine refused",
+                  fix: str = "labsupport doctor") -> Iterator[None]:
+    """Translate docker SDK errors met inside the block into labsupport errors (the one translation).
+
+    A 404 about the image `ref` is ImageNotFound; a lost engine is EngineUnavailable; any other refusal is
+    LabError("<refused>: <the engine's reason>", fix=fix). A LabError raised inside passes unchanged.
+    """
+    try:
+        yield
+    except LabError:
+        raise
+    except requests.exceptions.ConnectionError as exc:
+        raise EngineUnavailable(f"lost the Docker engine at {_where()[0]}: {_first_line(exc)}",
+                                fix=START_ENGINE) from exc
+    except docker.errors.APIError as exc:
+        if ref is not None and isinstance(exc, docker.errors.NotFound):   # ImageNotFound is a NotFound
+            raise ImageNotFound(f"there is no local image {ref}: {_first_line(exc)}",
+                                fix="docker images   (lists what exists); build or tag the image first",
+                                ) from exc
+        raise LabError(f"{refused}: {_first_line(exc)}", fix=fix) from exc
 
 
 class Engine:
@@ -161,27 +183,10 @@ class Engine:
                 return None
         return self._config
 
-    @contextmanager
-    def _errors(self, ref: str | None = None) -> Iterator[None]:
-        """Translate docker SDK errors met inside the block into labsupport errors."""
-        try:
-            yield
-        except LabError:
-            raise
-        except (docker.errors.ImageNotFound, docker.errors.NotFound) as exc:
-            raise ImageNotFound(f"there is no local image {ref}: {_first_line(exc)}",
-                                fix="docker images   (lists what exists); build or tag the image first",
-                                ) from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise EngineUnavailable(f"lost the Docker engine at {_where()[0]}: {_first_line(exc)}",
-                                    fix=START_ENGINE) from exc
-        except docker.errors.APIError as exc:
-            raise LabError(f"the Docker engine refused: {_first_line(exc)}", fix="labsupport doctor") from exc
-
     # -- facts --------------------------------------------------------------------------------------
     def info(self) -> EngineInfo:
         """Version, image store, host: containerd's store shows `driver-type io.containerd.snapshotter.v1`."""
-        with self._errors():
+        with docker_errors():
             data = self.client.info()
         status = {str(key): str(value) for key, value in (data.get("DriverStatus") or []) if key}
         containerd = "containerd.snapshotter" in status.get("driver-type", "")
@@ -194,7 +199,7 @@ class Engine:
     def platform(self) -> str:
         """The engine's own platform (os/architecture), the one its builds make and its pulls choose."""
         if self._platform is None:
-            with self._errors():
+            with docker_errors():
                 version = self.client.version()
             self._platform = f"{version.get('Os', 'linux')}/{version.get('Arch', 'amd64')}"
         return self._platform
@@ -208,12 +213,12 @@ class Engine:
         return True
 
     def image_id(self, ref: str) -> str:
-        with self._errors(ref):
+        with docker_errors(ref):
             return str(self.client.api.inspect_image(ref)["Id"])
 
     def image_view(self, ref: str) -> ImageView:
         """The image's steps bottom to top, each filesystem step paired with its diff id (RootFS.Layers)."""
-        with self._errors(ref):
+        with docker_errors(ref):
             attrs = self.client.api.inspect_image(ref)
             steps = list(reversed(self.client.api.history(ref)))
         diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
@@ -236,7 +241,7 @@ class Engine:
             return []
         api = self.client.api   # the SDK's inspect_image has no `manifests` parameter (engine API 1.48+)
         url = f"{api.base_url}/v{api.api_version}/images/{urllib.parse.quote(ref, safe='/:')}/json"
-        with self._errors(ref):
+        with docker_errors(ref):
             response = api.get(url, params={"manifests": "1"}, timeout=api.timeout)
             try:
                 response.raise_for_status()
@@ -248,14 +253,14 @@ class Engine:
     # -- contents -----------------------------------------------------------------------------------
     def save(self, ref: str) -> bytes:
         """The `docker save` tar of one image, in memory (the lab's images are small)."""
-        with self._errors(ref):
+        with docker_errors(ref):
             return b"".join(self.client.api.get_image(ref))
 
     @contextmanager
     def _saved(self, ref: str) -> Iterator[tuple[tarfile.TarFile, dict, list[str]]]:
         """The saved tar spooled to a temporary file, with the image config and the layer paths, bottom up."""
         with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as spool:
-            with self._errors(ref):
+            with docker_errors(ref):
                 for chunk in self.client.api.get_image(ref):
                     spool.write(chunk)
             spool.seek(0)
@@ -326,13 +331,13 @@ class Engine:
     def tag(self, src: str, dest: str) -> None:
         """Give the image `src` the name `dest` (a tag is a pointer: no bytes are copied)."""
         repository, tag = _engine_name(dest)
-        with self._errors(src):
+        with docker_errors(src):
             self.client.api.tag(src, repository, tag)
 
     def remove(self, ref: str, *, missing_ok: bool = False, force: bool = False) -> None:
         """Remove a tag (the image goes with its last tag)."""
         try:
-            with self._errors(ref):
+            with docker_errors(ref):
                 self.client.api.remove_image(ref, force=force)
         except ImageNotFound:
             if not missing_ok:
@@ -346,10 +351,10 @@ class Engine:
 
     def run(self, ref: str, command: str | Sequence[str] | None = None, *, timeout: float = 60) -> str:
         """Run a container of the image, return what it printed (the container is removed); or RunFailed."""
-        with self._errors(ref):
+        with docker_errors(ref):
             container = self.client.containers.create(ref, command=command, labels={"io.labsupport.run": "1"})
         try:
-            with self._errors(ref):
+            with docker_errors(ref):
                 try:
                     container.start()
                 except docker.errors.APIError as exc:
@@ -410,7 +415,7 @@ class Engine:
                               lab_container=config.container if config else None)
         started, since = time.monotonic(), int(time.time()) - 1
         try:
-            with self._errors(ref):
+            with docker_errors(ref):
                 try:
                     self.client.api.reload_config()  # a `docker login` done after the client was made counts
                     for line in self.client.api.push(repository, tag=tag, stream=True, decode=True):

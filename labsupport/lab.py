@@ -3,28 +3,30 @@
 The registry runs as one container with a fixed name, its port published on 127.0.0.1 only, htpasswd (bcrypt)
 auth for the learner, a named volume for its data and deletion enabled. The password is generated once and kept
 in the state folder (mode 0600); the htpasswd file is copied into the container, so the lab works the same on a
-Linux engine, Docker Desktop, Colima or a remote DOCKER_HOST, with no host folder shared.
+Linux engine, Docker Desktop, Colima or a remote DOCKER_HOST, with no host folder shared. The container's
+lifecycle (find, image, create, start, wait, remove) and its docker SDK errors are container.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import secrets
-import socket
 import sys
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
+import docker
+from docker.models.containers import Container
 
 from .config import LabConfig
-from .errors import LabError, LabNotRunning, PortInUse
+from .container import ContainerSpec, ContainerState, RegistryContainer, port_is_free
+from .engine import Engine
+from .errors import LabNotRunning, PortInUse
 from .registry import probe
 
 LABEL = "io.labsupport.lab"
@@ -34,18 +36,14 @@ DEBUG_PORT = 5001
 _PASSWORD = re.compile(r"[!-~]+")
 # Exec form: the offline image has no shell. /bin/busybox is in it and in the public registry:2 (Alpine).
 HEALTH_COMMAND = ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DEBUG_PORT}/debug/health"]
+#: Where the registry image can come from when it cannot be pulled.
+PULL_FIX = ("connect to the internet once, or `labsupport bundle load FILE` from your instructor, "
+            "or build it offline with scripts/make-offline-images and export LAB_REGISTRY_IMAGE")
 
 
-def connect_engine():
+def connect_engine() -> docker.DockerClient:
     """A docker SDK client for the engine (DOCKER_HOST, the docker context, the socket), or EngineUnavailable."""
-    from .engine import Engine
-
     return Engine.connect().client
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -129,15 +127,6 @@ def stored_password(config: LabConfig) -> str:
     return password if _PASSWORD.fullmatch(password) else ""
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on host:port (so the registry can publish it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def port_in_use_error(config: LabConfig, detail: str = "") -> PortInUse:
@@ -156,13 +145,15 @@ def port_in_use_error(config: LabConfig, detail: str = "") -> PortInUse:
 class Lab:
     """Start, stop and inspect the lab registry container for a LabConfig."""
 
-    def __init__(self, config: LabConfig | None = None, client=None) -> None:
+    def __init__(self, config: LabConfig | None = None, client: docker.DockerClient | None = None) -> None:
         self.config = config or LabConfig.from_env()
         self.credentials = Credentials(self.config)
         self._client = client
+        self.registry_container = RegistryContainer(self.config.container, self.config.volume,
+                                                    lambda: self.client)
 
     @property
-    def client(self):
+    def client(self) -> docker.DockerClient:
         if self._client is None:
             self._client = connect_engine()
         return self._client
@@ -174,26 +165,17 @@ class Lab:
         return (self.credentials.username, self.password())
 
     # -- state of the container -------------------------------------------------------------------------
-    def _container(self):
-        from docker.errors import NotFound
-
-        try:
-            return self.client.containers.get(self.config.container)
-        except NotFound:
-            return None
-
     def status(self) -> LabStatus:
         """The container's state, its health, and whether /v2/ answers and accepts the lab credential.
 
         A joined workshop's registry runs on the instructor's machine: there is no container here to ask about.
         """
-        container = None if self.config.workshop else self._container()
-        state = container.attrs["State"] if container else {}
+        state = ContainerState("workshop") if self.config.workshop else self.registry_container.state()
         answer = probe(self.config.registry_url)
         auth_ok = answer is not None and self._accepts_lab_credential()
         return LabStatus(
-            container="workshop" if self.config.workshop else state.get("Status", "missing") if container else "missing",
-            health=(state.get("Health") or {}).get("Status"),
+            container=state.status,
+            health=state.health,
             answers=answer is not None,
             auth_ok=auth_ok,
             registry=self.config.registry,
@@ -219,7 +201,8 @@ class Lab:
                          "match (`labsupport credentials` shows it)")
         htpasswd = self.credentials.htpasswd()
         auth_hash = hashlib.sha256(htpasswd).hexdigest()[:16]
-        container = self._container()
+        registry = self.registry_container
+        container = registry.find()
         if container is not None:
             labels = container.labels or {}
             outdated = (labels.get(AUTH_LABEL) != auth_hash
@@ -228,14 +211,14 @@ class Lab:
                 if labels.get(AUTH_LABEL) != auth_hash:
                     notes.append("the registry's auth was updated to the current lab password")
                 say("replacing the registry container (its credentials or image changed; data is kept)")
-                container.remove(force=True)
+                registry.remove(container)
                 container = None
             elif container.status == "running":
                 if self._accepts_lab_credential():
                     say(f"the lab registry is already running at {self.config.registry}")
                     return notes
                 if not labels.get(LABEL):
-                    container.restart(timeout=5)  # e.g. started by docker compose: it rereads the htpasswd file
+                    registry.restart(container)  # e.g. started by docker compose: it rereads the htpasswd file
             else:
                 say("starting the existing registry container")
                 self._start(container)
@@ -264,84 +247,46 @@ class Lab:
         answer = probe(self.config.registry_url, self.auth())
         return answer is not None and answer.status_code == 200
 
-    def _ensure_image(self, say: Callable[[str], None]) -> None:
-        from docker.errors import APIError, ImageNotFound
+    def _spec(self, htpasswd: bytes, auth_hash: str) -> ContainerSpec:
+        """The lab registry: htpasswd auth, deletion on, a debug port for its health check, 127.0.0.1 only."""
+        return ContainerSpec(
+            image=self.config.registry_image,
+            port=self.config.port,
+            labels={LABEL: "1", AUTH_LABEL: auth_hash},
+            volume_labels={LABEL: "1"},
+            environment={
+                "REGISTRY_AUTH": "htpasswd",
+                "REGISTRY_AUTH_HTPASSWD_REALM": "lab-registry",
+                "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
+                "REGISTRY_STORAGE_DELETE_ENABLED": "true",
+                "REGISTRY_HTTP_DEBUG_ADDR": f":{DEBUG_PORT}",
+            },
+            files={"/auth/htpasswd": htpasswd},
+            healthcheck={"test": HEALTH_COMMAND, "interval": 3_000_000_000,
+                         "timeout": 3_000_000_000, "retries": 3, "start_period": 2_000_000_000},
+        )
 
-        image = self.config.registry_image
-        try:
-            self.client.images.get(image)
-            return
-        except ImageNotFound:
-            pass
-        say(f"pulling {image} (once)")
-        try:
-            self.client.images.pull(image)
-        except APIError as exc:
-            raise LabError(
-                f"the registry image {image} is not on this machine and cannot be pulled: {_first_line(exc)}",
-                fix="connect to the internet once, or `labsupport bundle load FILE` from your instructor, "
-                    "or build it offline with scripts/make-offline-images and export LAB_REGISTRY_IMAGE",
-            ) from exc
-
-    def _create(self, htpasswd: bytes, auth_hash: str, say: Callable[[str], None]):
-        from docker.errors import APIError
-
+    def _create(self, htpasswd: bytes, auth_hash: str, say: Callable[[str], None]) -> Container:
         if not port_is_free(self.config.port):
             raise port_in_use_error(self.config)
-        self._ensure_image(say)
-        self.client.volumes.create(self.config.volume, labels={LABEL: "1"})
+        self.registry_container.ensure_image(self.config.registry_image, say, fix=PULL_FIX)
         say(f"creating the registry container {self.config.container} on 127.0.0.1:{self.config.port}")
-        try:
-            container = self.client.containers.create(
-                self.config.registry_image,
-                name=self.config.container,
-                detach=True,
-                environment={
-                    "REGISTRY_AUTH": "htpasswd",
-                    "REGISTRY_AUTH_HTPASSWD_REALM": "lab-registry",
-                    "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
-                    "REGISTRY_STORAGE_DELETE_ENABLED": "true",
-                    "REGISTRY_HTTP_DEBUG_ADDR": f":{DEBUG_PORT}",
-                },
-                ports={"5000/tcp": ("127.0.0.1", self.config.port)},
-                volumes={self.config.volume: {"bind": "/var/lib/registry", "mode": "rw"}},
-                labels={LABEL: "1", AUTH_LABEL: auth_hash},
-                restart_policy={"Name": "unless-stopped"},
-                healthcheck={"test": HEALTH_COMMAND, "interval": 3_000_000_000,
-                             "timeout": 3_000_000_000, "retries": 3, "start_period": 2_000_000_000},
-            )
-        except APIError as exc:
-            raise LabError(f"the engine refused to create the registry container: {_first_line(exc)}",
-                           fix="labsupport doctor") from exc
-        container.put_archive("/", _auth_tar(htpasswd))
-        return container
+        return self.registry_container.create(self._spec(htpasswd, auth_hash))
 
-    def _start(self, container) -> None:
-        from docker.errors import APIError
-
-        try:
-            container.start()
-        except APIError as exc:
-            text = str(exc)
-            if "port is already allocated" in text or "address already in use" in text:
-                raise port_in_use_error(self.config, "another container or program holds it") from exc
-            raise LabError(f"the registry container did not start: {_first_line(exc)}",
-                           fix=f"docker logs {self.config.container}; then labsupport doctor") from exc
+    def _start(self, container: Container) -> None:
+        self.registry_container.start(container,
+                                      port_held=lambda detail: port_in_use_error(self.config, detail))
 
     def _wait_ready(self, say: Callable[[str], None], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
         say(f"waiting for {self.config.registry_url}/v2/ ")
-        while time.monotonic() < deadline:
-            if self._accepts_lab_credential():
-                say("ready")
-                return
-            container = self._container()
-            if container is not None and container.status in ("exited", "dead"):
-                logs = container.logs(tail=5).decode(errors="replace").strip()
-                raise LabNotRunning(f"the registry container stopped: {logs[-400:]}",
-                                    fix=f"docker logs {self.config.container}; then labsupport up")
-            say(".")
-            time.sleep(0.3)
+        ready = self.registry_container.wait(self._accepts_lab_credential, timeout, log_lines=5,
+                                             tick=lambda: say("."))
+        if ready.answered:
+            say("ready")
+            return
+        if ready.logs is not None:
+            raise LabNotRunning(f"the registry container stopped: {ready.logs[-400:]}",
+                                fix=f"docker logs {self.config.container}; then labsupport up")
         raise LabNotRunning(
             f"the registry did not answer at {self.config.registry_url}/v2/ within {timeout:.0f} s",
             fix=f"docker logs {self.config.container}; check LAB_REGISTRY_URL; then labsupport doctor")
@@ -349,31 +294,13 @@ class Lab:
     # -- down ---------------------------------------------------------------------------------------------
     def down(self, purge: bool = False) -> str:
         """Stop and remove the container (the volume keeps the data); `purge` also removes the data."""
-        from docker.errors import NotFound
-
         if self.config.workshop:
             return ("the registry is the workshop's, run by your instructor: nothing to stop here "
                     "(labsupport join --leave goes back to the local lab)")
-        container = self._container()
+        container = self.registry_container.find()
         if container is not None:
-            container.remove(force=True)
+            self.registry_container.remove(container)
         if purge:
-            try:
-                self.client.volumes.get(self.config.volume).remove(force=True)
-            except NotFound:
-                pass
+            self.registry_container.remove_volume()
             return "the lab registry is removed, with its data"
         return "the lab registry is stopped; its data is kept (labsupport up brings it back)"
-
-
-def _auth_tar(htpasswd: bytes) -> bytes:
-    """A tar of /auth/htpasswd to copy into the container before it starts."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folder = tarfile.TarInfo("auth")
-        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
-        tar.addfile(folder)
-        entry = tarfile.TarInfo("auth/htpasswd")
-        entry.size, entry.mode = len(htpasswd), 0o644
-        tar.addfile(entry, io.BytesIO(htpasswd))
-    return buffer.getvalue()

@@ -10,23 +10,23 @@ Python process whose pid `up` records, so `down` stops exactly that process.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import signal
 import ssl
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import httpx
 
 from ..config import DEFAULT_REGISTRY_IMAGE
+from ..container import ContainerSpec, RegistryContainer, port_is_free
+from ..engine import Engine
 from ..errors import LabError, LabNotRunning, PortInUse
-from ..lab import connect_engine, port_is_free
 from .create import CONTAINER_DIR, configure
 from .settings import Layout, WorkshopSettings, load_settings
 from .web import client_verify
@@ -34,6 +34,8 @@ from .web import client_verify
 LABEL = "io.labsupport.workshop"
 OFFLINE_REGISTRY_IMAGE = "labsupport/registry:2.8"
 CONFIG_LABEL = "io.labsupport.workshop.config"
+#: Where the registry image can come from when it cannot be pulled.
+PULL_FIX = "labsupport bundle load FILE, or set LAB_REGISTRY_IMAGE to a local image and run workshop up again"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class WorkshopStatus:
 class Workshop:
     """Start, stop and inspect one workshop folder's registry and services."""
 
-    def __init__(self, root: Path | str, client=None) -> None:
+    def __init__(self, root: Path | str, client: docker.DockerClient | None = None) -> None:
         self.layout = Layout(root).require()
         self._client = client
 
@@ -63,9 +65,9 @@ class Workshop:
         return load_settings(self.layout)
 
     @property
-    def client(self):
+    def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = connect_engine()
+            self._client = Engine.connect().client
         return self._client
 
     def _verify(self) -> ssl.SSLContext | bool:
@@ -153,13 +155,8 @@ class Workshop:
         return True
 
     # -- the registry container ----------------------------------------------------------------------------
-    def _container(self):
-        from docker.errors import NotFound
-
-        try:
-            return self.client.containers.get(self.settings.container)
-        except NotFound:
-            return None
+    def _registry(self, settings: WorkshopSettings) -> RegistryContainer:
+        return RegistryContainer(settings.container, settings.volume, lambda: self.client)
 
     def _files(self, settings: WorkshopSettings) -> dict[str, bytes]:
         files = {"config.yml": self.layout.registry_config.read_bytes(),
@@ -171,25 +168,25 @@ class Workshop:
 
     def registry_image(self, settings: WorkshopSettings) -> str:
         """The image the registry runs: the settings', else LAB_REGISTRY_IMAGE, else the offline one if here."""
-        from docker.errors import ImageNotFound
-
         chosen = settings.registry_image or os.environ.get("LAB_REGISTRY_IMAGE", "").strip()
         if chosen:
             return chosen
-        try:
-            self.client.images.get(OFFLINE_REGISTRY_IMAGE)
+        if self._registry(settings).has_image(OFFLINE_REGISTRY_IMAGE):
             return OFFLINE_REGISTRY_IMAGE
-        except ImageNotFound:
-            return DEFAULT_REGISTRY_IMAGE
+        return DEFAULT_REGISTRY_IMAGE
+
+    def _port_held(self, settings: WorkshopSettings) -> PortInUse:
+        return PortInUse(settings.registry_port, f"port {settings.registry_port} is in use, so the workshop "
+                         "registry cannot listen on it",
+                         fix=f"labsupport workshop up {self.layout.root} --registry-port PORT")
 
     def _start_registry(self, settings: WorkshopSettings, say: Callable[[str], None]) -> None:
-        from docker.errors import APIError, ImageNotFound
-
         files = self._files(settings)
         image = self.registry_image(settings)
         stamp = hashlib.sha256(b"".join(files[k] for k in sorted(files)) + image.encode())
         stamp_text = stamp.hexdigest()[:16]
-        container = self._container()
+        registry = self._registry(settings)
+        container = registry.find()
         if container is not None:
             if (container.labels or {}).get(CONFIG_LABEL) == stamp_text and container.status == "running":
                 say(f"the registry {settings.container} is already running")
@@ -198,44 +195,26 @@ class Workshop:
                 raise LabError(f"a container named {settings.container} exists and is not a workshop registry",
                                fix="remove it, or give the workshop another container name (init --container)")
             say("replacing the registry container (its settings changed; the data is kept)")
-            container.remove(force=True)
+            registry.remove(container)
         if not port_is_free(settings.registry_port, settings.bind):
-            raise PortInUse(settings.registry_port, f"port {settings.registry_port} is in use, so the workshop "
-                            "registry cannot listen on it",
-                            fix=f"labsupport workshop up {self.layout.root} --registry-port PORT")
-        try:
-            self.client.images.get(image)
-        except ImageNotFound:
-            say(f"pulling {image} (once)")
-            try:
-                self.client.images.pull(image)
-            except APIError as exc:
-                raise LabError(f"the registry image {image} is not here and cannot be pulled",
-                               fix="labsupport bundle load FILE, or set LAB_REGISTRY_IMAGE to a local image "
-                                   "and run workshop up again") from exc
-        self.client.volumes.create(settings.volume, labels={LABEL: "1"})
-        environment = {"SSL_CERT_FILE": f"{CONTAINER_DIR}/ca.crt"} if settings.tls else {}
-        container = self.client.containers.create(
-            image, command=["serve", f"{CONTAINER_DIR}/config.yml"], name=settings.container,
-            detach=True, network_mode="host", environment=environment,
-            volumes={settings.volume: {"bind": "/var/lib/registry", "mode": "rw"}},
-            labels={LABEL: str(self.layout.root), CONFIG_LABEL: stamp_text},
-            restart_policy={"Name": "unless-stopped"})
-        container.put_archive("/", _tar(files))
+            raise self._port_held(settings)
+        registry.ensure_image(image, say, fix=PULL_FIX)
+        container = registry.create(ContainerSpec(
+            image=image, port=settings.registry_port, bind=settings.bind, host_network=True,
+            command=("serve", f"{CONTAINER_DIR}/config.yml"),
+            labels={LABEL: str(self.layout.root), CONFIG_LABEL: stamp_text}, volume_labels={LABEL: "1"},
+            environment={"SSL_CERT_FILE": f"{CONTAINER_DIR}/ca.crt"} if settings.tls else {},
+            files={f"{CONTAINER_DIR}/{name}": data for name, data in files.items()}))
         say(f"starting the registry {settings.container} on {settings.registry}")
-        container.start()
+        registry.start(container, port_held=lambda _detail: self._port_held(settings))
 
     def _wait_registry(self, settings: WorkshopSettings, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._registry_answers(settings):
-                return
-            container = self._container()
-            if container is not None and container.status in ("exited", "dead"):
-                logs = container.logs(tail=8).decode(errors="replace").strip()
-                raise LabNotRunning(f"the workshop registry stopped: {logs[-600:]}",
-                                    fix=f"docker logs {settings.container}")
-            time.sleep(0.3)
+        ready = self._registry(settings).wait(lambda: self._registry_answers(settings), timeout, log_lines=8)
+        if ready.answered:
+            return
+        if ready.logs is not None:
+            raise LabNotRunning(f"the workshop registry stopped: {ready.logs[-600:]}",
+                                fix=f"docker logs {settings.container}")
         raise LabNotRunning(f"the workshop registry did not answer at {settings.registry_url}/v2/ within "
                             f"{timeout:.0f} s", fix=f"docker logs {settings.container}")
 
@@ -262,21 +241,16 @@ class Workshop:
 
     def down(self, purge: bool = False) -> str:
         """Stop the registry and the services; the registry's log is kept in DIR/logs/registry.log."""
-        from docker.errors import NotFound
-
-        settings = self.settings
-        container = self._container()
+        registry = self._registry(self.settings)
+        container = registry.find()
         if container is not None and (container.labels or {}).get(LABEL):
             self.layout.registry_log.parent.mkdir(parents=True, exist_ok=True)
             with self.layout.registry_log.open("ab") as log:
-                log.write(container.logs())
-            container.remove(force=True)
+                log.write(registry.logs(container))
+            registry.remove(container)
         stopped = self._stop_services()
         if purge:
-            try:
-                self.client.volumes.get(settings.volume).remove(force=True)
-            except NotFound:
-                pass
+            registry.remove_volume()
         what = "the registry" + (" and the services" if stopped else "")
         kept = (", its images removed" if purge
                 else "; its images are kept (workshop up brings them back)")
@@ -284,29 +258,12 @@ class Workshop:
 
     def status(self) -> WorkshopStatus:
         settings = self.settings
-        container = self._container()
+        state = self._registry(settings).state()
         token = self._get(f"{settings.scheme}://127.0.0.1:{settings.token_port}/healthz")
         board = self._get(f"{settings.scheme}://127.0.0.1:{settings.dashboard_port}/healthz")
         return WorkshopStatus(
-            container=container.status if container is not None else "missing",
+            container=state.status,
             registry=self._registry_answers(settings),
             token_server=token is not None and token.status_code == 200,
             dashboard=board is not None and board.status_code == 200,
             settings=settings)
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    """A tar of CONTAINER_DIR/<name> for each file, to copy into the container before it starts."""
-    buffer = io.BytesIO()
-    folder = CONTAINER_DIR.strip("/")
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = folder.split("/")
-        for depth in range(1, len(parts) + 1):
-            entry = tarfile.TarInfo("/".join(parts[:depth]))
-            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(entry)
-        for name, data in files.items():
-            entry = tarfile.TarInfo(f"{folder}/{name}")
-            entry.size, entry.mode = len(data), 0o644
-            tar.addfile(entry, io.BytesIO(data))
-    return buffer.getvalue()
