@@ -9,7 +9,7 @@
     create       `workshop init`: accounts, certificates, registry config, handout
     control      `workshop up/down/status`: the registry container and the services process
     join         the learner's `labsupport join` and result reporting
-    cli          the argparse wiring, imported by labsupport.cli
 
+Its commands (`labsupport workshop …`, `labsupport join`) are in labsupport.cli.workshop.
 The instructor's guide, and how to scale past one machine, is docs/workshop.md.
 """

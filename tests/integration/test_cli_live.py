@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def run(lab, docker_config_dir, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **lab_env(lab.config), "DOCKER_CONFIG": str(docker_config_dir)}
     return subprocess.run([sys.executable, "-m", "labsupport.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+                          env=env, cwd=ROOT, timeout=300, check=False)
 
 
 @pytest.fixture
