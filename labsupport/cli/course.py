@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checks import exercises, run_check
+from ..attempts import attempt
 from ..config import LabConfig
+from ..course import EXERCISES
 from ..errors import LabError
 from ..progress import export_csv, summary
 from ..reset import reset_all, reset_exercise
@@ -29,7 +30,7 @@ def _check(args: argparse.Namespace) -> int:
             answer = json.loads(args.answer)
         except json.JSONDecodeError as exc:
             raise LabError(f"--answer is not JSON: {exc.msg}", fix="quote it: --answer '{\"…\": …}'") from exc
-    result = run_check(args.exercise, answer)
+    result = attempt(args.exercise, answer)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -40,12 +41,12 @@ def _check(args: argparse.Namespace) -> int:
 def _check_all(*, as_json: bool) -> int:
     """`check --all`: a row an exercise (answer exercises need the notebook); exit 0 when none is left."""
     rows = []
-    for info in exercises():
+    for info in EXERCISES:
         if info.answer:
             rows.append((info.id, "answer", "needs your answer: check() in the notebook"))
             continue
         try:
-            result = run_check(info.id)
+            result = attempt(info.id)
             rows.append((info.id, "passed" if result.passed else "not yet", result.message))
         except LabError as exc:
             rows.append((info.id, "error", exc.message))
