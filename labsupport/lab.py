@@ -25,9 +25,10 @@ from docker.models.containers import Container
 
 from .config import LabConfig
 from .container import ContainerSpec, ContainerState, RegistryContainer, port_is_free
+from .dockerconfig import Credential
 from .engine import Engine
 from .errors import LabNotRunning, PortInUse
-from .registry import probe
+from .registry import RegistryClient, probe
 
 LABEL = "io.labsupport.lab"
 AUTH_LABEL = "io.labsupport.auth"
@@ -304,3 +305,14 @@ class Lab:
             self.registry_container.remove_volume()
             return "the lab registry is removed, with its data"
         return "the lab registry is stopped; its data is kept (labsupport up brings it back)"
+
+
+def lab_credential(config: LabConfig) -> Credential:
+    """The lab's own credential (learner + generated password), independent of the learner's docker login."""
+    creds = Credentials(config)
+    return Credential(creds.username, creds.password())
+
+
+def lab_registry(config: LabConfig) -> RegistryClient:
+    """A client of the lab registry that reads with the lab's own credential."""
+    return RegistryClient.for_lab(config, credential=lab_credential(config))

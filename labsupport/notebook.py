@@ -23,16 +23,17 @@ from . import course, progress
 from .attempts import attempt
 from .cards import error_html
 from .checks import CheckResult
+from .compare import image_diff
 from .config import LabConfig
 from .course import lesson_number
 from .dockercli import has_buildx
 from .doctor import diagnose, report
 from .engine import Engine
 from .errors import LabError, RegistryUnreachable, Unauthorized
+from .lab import lab_registry
 from .lessons import catch_up as catch_up_steps
 from .myths import prove
 from .reset import reset_exercise
-from .views import image_diff, lab_registry
 from .widgets import CheckButton as Button
 from .widgets import CourseMap as Map
 from .widgets import LayerStack, PushMonitor

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 
 from . import course
 from .checks import images
+from .checks.push import lab_registry_errors
 from .config import LabConfig
 from .course import Leftovers
 from .dockercli import logout
 from .dockerconfig import load_credential
+from .engine import Engine
 from .errors import LabError
+from .lab import lab_registry
 from .progress import ProgressLog
 
 #: A lab repository name relative to the learner's namespace, and the tag to delete (None: every tag).
@@ -47,8 +50,6 @@ def _delete_remote(config: LabConfig, items: list[RemoteTag], report: ResetRepor
     """Delete the tags' manifests from the lab registry, with the lab's own credential."""
     if not items:
         return
-    from .checks.push import lab_registry_errors
-    from .views import lab_registry
 
     with lab_registry(config) as registry, lab_registry_errors():
         for name, tag in items:
@@ -68,7 +69,6 @@ def _remove_local(config: LabConfig, names: list[str], report: ResetReport) -> N
     """Remove local tags (an image goes with its last); one in use by a container is reported, not forced."""
     if not names:
         return
-    from .engine import Engine
 
     engine = Engine(config=config)
     for name in names:

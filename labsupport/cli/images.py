@@ -8,11 +8,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import refs
+from ..compare import image_diff
 from ..config import LabConfig
 from ..engine import Engine
 from ..errors import ManifestUnknown
+from ..lab import lab_registry
 from ..model import PushEvent
-from ..views import image_diff, lab_registry
 from .command import arg, command
 
 if TYPE_CHECKING:  # only named in annotations: the registry client's module is the views' business

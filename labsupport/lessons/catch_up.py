@@ -16,9 +16,8 @@ from ..dockercli import builds_with_buildkit, login, run_docker
 from ..dockerconfig import load_credential
 from ..engine import Engine
 from ..errors import BuildFailed, ManifestUnknown, NameUnknown
-from ..lab import Lab
+from ..lab import Lab, lab_registry
 from ..registry import probe
-from ..views import lab_registry
 
 HELLO_TAG = "1.0"
 

@@ -1,29 +1,17 @@
-"""Local images against the lab registry: the lab's own registry client and an image's diff against it.
+"""An image here against a repository there: the composition the CLI's `layers` and `show_layers` share.
 
-One place for the composition the CLI, the notebooks and the checks share (engine + registry → model).
+The engine gives the local image, the registry what a repository holds; `model.diff_image` (pure) says which
+layers a push would send, skip or mount.
 """
 
 from __future__ import annotations
 
 from . import refs
 from .config import LabConfig
-from .dockerconfig import Credential
 from .engine import Engine
 from .errors import ManifestUnknown, NameUnknown
-from .lab import Credentials
 from .model import ImageDiff, diff_image
 from .registry import RegistryClient
-
-
-def lab_credential(config: LabConfig) -> Credential:
-    """The lab's own credential (learner + generated password), independent of the learner's docker login."""
-    creds = Credentials(config)
-    return Credential(creds.username, creds.password())
-
-
-def lab_registry(config: LabConfig) -> RegistryClient:
-    """A client of the lab registry that reads with the lab's own credential."""
-    return RegistryClient.for_lab(config, credential=lab_credential(config))
 
 
 def repository_for(ref: str, config: LabConfig) -> str:
