@@ -17,10 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from labsupport.course import MythId
 from labsupport.dockerconfig import load_credential
 from labsupport.engine import Engine
 from labsupport.errors import ImageNotFound, LabError, PushFailed, UnknownExercise
-from labsupport.myths import MYTH_IDS, deleted_files, prove
+from labsupport.myths import PROOFS, deleted_files, prove
 from labsupport.registry import ACCEPT
 
 pytestmark = pytest.mark.docker
@@ -61,15 +62,16 @@ def local_image(engine, lab_config):
 # -- the id table ------------------------------------------------------------------------------------------------
 
 def test_the_four_myths_of_the_course_have_proofs():
-    assert MYTH_IDS == ("untagged-push", "anonymous-push", "full-upload", "secure-by-default")
+    assert {str(myth_id) for myth_id in PROOFS} == {"untagged-push", "anonymous-push", "full-upload",
+                                                    "secure-by-default"}
 
 
 def test_an_unknown_myth_is_a_lab_error_listing_the_ids(lab):
     with pytest.raises(UnknownExercise) as caught:
         prove("no-such-myth", lab.config)
     assert isinstance(caught.value, LabError)
-    for myth_id in MYTH_IDS:
-        assert myth_id in caught.value.message
+    for myth_id in MythId:
+        assert str(myth_id) in caught.value.message
     assert caught.value.fix
 
 
