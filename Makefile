@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: lab test release bench clean-venv
+.PHONY: lab test lint release bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ lab: $(VENV)/.installed
 ## Run every test: unit, integration on the real engine and registry, notebooks, browser.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The layering and the code's shape: import-linter's contracts, mypy, ruff (docs/architecture.md).
+lint: $(VENV)/.installed
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/ruff check labsupport tests bench scripts
 
 ## Write the learner notebooks (solutions replaced by stubs) into released/.
 release: $(VENV)/.installed

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import lab_for_bench, login, percentile  # noqa: E402
-from labsupport.checks import run_check  # noqa: E402
-from labsupport.course import EXERCISES  # noqa: E402
-from labsupport.config import repo_root  # noqa: E402
-from labsupport.engine import Engine  # noqa: E402
-from labsupport.errors import LabError  # noqa: E402
+from bench.common import lab_for_bench, login, percentile
+from labsupport.checks import run_check
+from labsupport.config import repo_root
+from labsupport.course import EXERCISES
+from labsupport.engine import Engine
+from labsupport.errors import LabError
 
 
 def main() -> int:

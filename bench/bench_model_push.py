@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import lab_for_bench, login  # noqa: E402
+from bench.common import lab_for_bench, login
 from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
 from labsupport.lab import Lab

@@ -154,7 +154,8 @@ class MythId(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-    __format__ = str.__format__
+    def __format__(self, spec: str) -> str:
+        return self.value.__format__(spec)
 
 
 @dataclass(frozen=True)

@@ -195,11 +195,11 @@ def _credential_from_entry(entry: dict[str, Any], host: str) -> Credential:
         if not sep or not username:
             raise bad
         return Credential(username, secret)
-    username, password = entry.get("username"), entry.get("password")
-    if not isinstance(username, str) or not isinstance(password, str) or not username:
+    user, password = entry.get("username"), entry.get("password")
+    if not isinstance(user, str) or not isinstance(password, str) or not user:
         raise DockerConfigError(f"the saved login for {host} in the Docker client's config has no user name",
                                 fix=f"docker logout {host} && docker login {host}")
-    return Credential(username, password)
+    return Credential(user, password)
 
 
 # -- credential helpers (docker-credential-<name> get|list) ------------------------------------------------

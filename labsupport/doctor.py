@@ -12,10 +12,15 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+import docker.errors
+
 from .config import LabConfig
 from .dockercli import builder
-from .errors import LabError
+from .dockerconfig import load_credential, stored_registries
+from .engine import Engine
+from .errors import InvalidReference, LabError
 from .lab import Lab, connect_engine
+from .refs import is_loopback_alias
 from .registry import probe
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -96,8 +101,6 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
         findings.append(Finding("registry", FAIL, "not checked: the engine does not answer", "start the engine first"))
         findings.extend(_registry_http(config))
         return findings
-    from .engine import Engine
-
     info = Engine(client, config=config).info()
     findings.append(Finding("engine", OK, f"Docker {info.version} at {info.host}, {info.image_store} image store"))
     ok, how = buildkit_available()
@@ -157,8 +160,6 @@ def _registry_http(config: LabConfig) -> list[Finding]:
 
 
 def _credential(config: LabConfig) -> Finding:
-    from .dockerconfig import load_credential, stored_registries
-
     try:
         credential = load_credential(config.registry)
         stored = stored_registries()
@@ -180,9 +181,6 @@ def _credential(config: LabConfig) -> Finding:
 
 def _is_alias(stored: str, registry: str) -> bool:
     """A stored key that names the lab by another loopback name (a stored key may not parse as a host)."""
-    from .errors import InvalidReference
-    from .refs import is_loopback_alias
-
     try:
         return is_loopback_alias(stored, registry)
     except InvalidReference:
@@ -190,12 +188,10 @@ def _is_alias(stored: str, registry: str) -> bool:
 
 
 def _base_image(client, config: LabConfig) -> Finding:
-    from docker.errors import ImageNotFound
-
     try:
         client.images.get(config.base_image)
         return Finding("base-image", OK, f"{config.base_image} is present")
-    except ImageNotFound:
+    except docker.errors.ImageNotFound:
         return Finding("base-image", WARN, f"{config.base_image} is not on this machine yet",
                        f"docker pull {config.base_image} (offline: labsupport bundle load FILE)")
 

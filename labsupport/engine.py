@@ -352,7 +352,8 @@ class Engine:
     def run(self, ref: str, command: str | Sequence[str] | None = None, *, timeout: float = 60) -> str:
         """Run a container of the image, return what it printed (the container is removed); or RunFailed."""
         with docker_errors(ref):
-            container = self.client.containers.create(ref, command=command, labels={"io.labsupport.run": "1"})
+            argv = command if command is None or isinstance(command, str) else list(command)
+            container = self.client.containers.create(ref, command=argv, labels={"io.labsupport.run": "1"})
         try:
             with docker_errors(ref):
                 try:
@@ -500,8 +501,8 @@ def _engine_name(text: str) -> tuple[str, str]:
     parsed = refs.parse(text, default_tag="latest")
     if parsed.digest:
         raise InvalidReference(text, "a tag is needed here, not a digest")
-    familiar = parsed.familiar
-    return familiar[: -len(parsed.tag) - 1], str(parsed.tag)
+    familiar, tag = parsed.familiar, str(parsed.tag)
+    return familiar[: -len(tag) - 1], tag
 
 
 def _build_fix(raw: str, folder: Path, tag: str) -> str:

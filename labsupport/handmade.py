@@ -74,7 +74,7 @@ def _mode(content: FileContent) -> tuple[bytes, int]:
 
 def _folders(paths: Iterable[str]) -> list[str]:
     """Every parent folder of the paths, shallowest first, so the tar creates them before their files."""
-    found = set()
+    found: set[str] = set()
     for path in paths:
         parts = path.split("/")[:-1]
         found.update("/".join(parts[: i + 1]) for i in range(len(parts)))

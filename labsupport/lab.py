@@ -184,7 +184,8 @@ class Lab:
         )
 
     # -- up -----------------------------------------------------------------------------------------------
-    def up(self, progress: Callable[[str], None] | None = None, timeout: float = 60.0) -> list[str]:
+    def up(self, progress: Callable[[str], None] | None = None,  # noqa: C901 (each state the lab may be in)
+           timeout: float = 60.0) -> list[str]:
         """Start the registry (idempotent) and wait until it answers; returns notes worth telling the learner."""
         say = progress or (lambda _text: None)
         if self.config.workshop:

@@ -22,7 +22,7 @@ exists" (not "Layer already exists") when the registry has it. Neither store lis
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import refs
@@ -414,7 +414,7 @@ def _unknown(*, shown: str, **_: object) -> tuple[str, str]:
     return why, f"labsupport doctor, then docker push {shown} to see the error in full"
 
 
-_TEXTS = {
+_TEXTS: dict[str, Callable[..., tuple[str, str]]] = {
     "no-local-image": _no_local_image, "tag-missing": _tag_missing, "https-required": _https_required,
     "registry-full": _registry_full, "disk-full": _disk_full, "no-credentials": _no_credentials,
     "unauthorized": _unauthorized,

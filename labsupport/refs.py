@@ -237,7 +237,7 @@ def _safe_text(host: object, repository: object, tag: object, digest: object) ->
     return text + (f"@{shown(digest)}" if digest is not None else "")
 
 
-def _split(text: str) -> tuple[str | None, str, str | None, str | None]:
+def _split(text: str) -> tuple[str | None, str, str | None, str | None]:  # noqa: C901 (the docker CLI's rules)
     """Cut text into (host or None, path, tag, digest) following the docker CLI's rules; raises _Bad."""
     if not text:
         raise _Bad("empty reference")

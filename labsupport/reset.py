@@ -58,10 +58,10 @@ def _delete_remote(config: LabConfig, items: list[RemoteTag], report: ResetRepor
                 for digest in registry.delete_repository_tags(repository):
                     report.done.append(f"deleted {config.registry}/{repository}@{digest} from the registry")
                 continue
-            digest = registry.head_manifest(repository, tag)
-            if digest is not None:
-                registry.delete_manifest(repository, digest)
-                report.done.append(f"deleted {config.registry}/{repository}:{tag} ({digest[:19]}…) "
+            named = registry.head_manifest(repository, tag)
+            if named is not None:
+                registry.delete_manifest(repository, named)
+                report.done.append(f"deleted {config.registry}/{repository}:{tag} ({named[:19]}…) "
                                    "from the registry")
 
 

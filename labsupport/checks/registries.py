@@ -94,14 +94,15 @@ def _host_parts(host: str) -> tuple[str, str | None]:
     return (name, port) if colon else (host, None)
 
 
-def diagnose(reference: str, given: Mapping[str, str | None]) -> tuple[str, str] | None:
+def diagnose(reference: str,  # noqa: C901 (a learner's mistakes in a split, one test each, in order)
+             given: Mapping[str, str | None]) -> tuple[str, str] | None:
     """The first mistake in one split as (code, explanation), or None when the split is right."""
     want = refs.split_for_exercise(reference)
     host = given["host"]
     if host == refs.LEGACY_DOCKER_HUB:
         host = refs.DOCKER_HUB
     if host != want["host"]:
-        bare, port = _host_parts(want["host"])
+        bare, port = _host_parts(str(want["host"]))
         if want["host"] == refs.DOCKER_HUB:
             if host is None:
                 return "implied-host", "it names no host, yet Docker always sends it to one"
@@ -118,7 +119,7 @@ def diagnose(reference: str, given: Mapping[str, str | None]) -> tuple[str, str]
     if tag != want["tag"]:
         if tag is not None and (tag == want["digest"] or tag.startswith(("sha256", "@"))):
             return "digest-as-tag", f"{tag!r} is the digest, not the tag"
-        _, port = _host_parts(want["host"])
+        _, port = _host_parts(str(want["host"]))
         if port and tag == port:
             return "port-as-tag", f"{tag!r} is the host's port, not the tag"
         if tag is None and want["tag"] == "latest":

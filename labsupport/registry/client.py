@@ -93,7 +93,7 @@ class RegistryClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> RegistryClient:
+    def __enter__(self) -> RegistryClient:  # noqa: PYI034 (typing.Self needs Python 3.11; 3.10 is supported)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,7 @@ opens the attestation manifest, whose blob is the in-toto statement.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -213,7 +214,7 @@ class RegistryBrowser(TextRepr, widgets.VBox):
         for name in names:
             if name not in cache:
                 item = button(name, css)
-                item.on_click(guarded(self.messages, lambda name=name: action(name)))
+                item.on_click(guarded(self.messages, functools.partial(action, name)))
                 cache[name] = item
             item = cache[name]
             item.button_style = "primary" if name == selected else ""
@@ -255,7 +256,7 @@ class RegistryBrowser(TextRepr, widgets.VBox):
             if item is None or item.description != _button_text(label):
                 item = button(_button_text(label), "lab-registry-entry", css, tooltip=f"{label}: {digest}")
                 item.layout = widgets.Layout(width="auto")     # "attestation (provenance) of …" in full
-                item.on_click(guarded(self.messages, lambda digest=digest: self.select_entry(digest)))
+                item.on_click(guarded(self.messages, functools.partial(self.select_entry, digest)))
                 self.entry_buttons[digest] = item
             selected = digest == self.entry
             item.button_style = "primary" if selected else ""

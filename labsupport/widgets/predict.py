@@ -6,6 +6,7 @@ widget locks, and the answer and explanation appear. An injected `record(key, va
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,7 +61,7 @@ class Predict(TextRepr, widgets.VBox):
             for item in self.buttons:  # as wide as its text: a long choice must be readable before committing
                 item.layout = widgets.Layout(width="auto", max_width="100%")
             for item, choice in zip(self.buttons, self.choices):
-                item.on_click(guarded(self.messages, lambda choice=choice: self.commit(choice)))
+                item.on_click(guarded(self.messages, functools.partial(self.commit, choice)))
             self._inputs = widgets.HBox(list(self.buttons), layout=widgets.Layout(flex_flow="row wrap"))
         self._reveal = html_widget("", "lab-predict-reveal")
         self.observe(self._render, names=["value", "committed"])

@@ -165,7 +165,7 @@ class Dashboard:
                 "service": s.service, "dashboard": s.dashboard_url, "tls": s.tls}
 
 
-def handler_for(dashboard: Dashboard) -> type[JsonHandler]:
+def handler_for(dashboard: Dashboard) -> type[JsonHandler]:  # noqa: C901 (its routes; issue 15 moves them to tornado)
     """The request handler class bound to one Dashboard."""
     challenge = f'Basic realm="{dashboard.settings.name} dashboard", charset="UTF-8"'
 

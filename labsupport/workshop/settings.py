@@ -17,6 +17,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import LabError
 from ..refs import is_loopback
@@ -104,7 +105,7 @@ class WorkshopSettings:
 
     def replace(self, **changes: object) -> WorkshopSettings:
         """A copy with the given fields changed (None values ignored), validated."""
-        kept = {key: value for key, value in changes.items() if value is not None}
+        kept: dict[str, Any] = {key: value for key, value in changes.items() if value is not None}
         host = changes.get("public_host")
         if host is not None and (not host or is_loopback(str(host))):
             kept["public_host"] = None            # a loopback public host is no public host

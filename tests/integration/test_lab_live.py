@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def cli(config: LabConfig, *args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     """Run `labsupport ARGS` in a subprocess against `config`."""
-    return subprocess.run([sys.executable, "-m", "labsupport.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "labsupport.cli", *args], capture_output=True, text=True, check=False,
                           env={**os.environ, **lab_env(config), **(env or {})}, timeout=timeout, cwd=ROOT)
 
 
@@ -87,9 +87,9 @@ def test_an_image_pushed_before_down_and_up_is_still_there(private_lab, docker_c
     docker_client.images.get(config.base_image).tag(target)
     docker_env = {**os.environ, "DOCKER_CONFIG": str(new_docker_config(tmp_path / "docker-config"))}
     login = subprocess.run(["docker", "login", config.registry, "-u", config.learner, "--password-stdin"],
-                           input=private_lab.password(), capture_output=True, text=True, env=docker_env)
+                           input=private_lab.password(), capture_output=True, text=True, env=docker_env, check=False)
     assert login.returncode == 0, login.stderr
-    push = subprocess.run(["docker", "push", target], capture_output=True, text=True, env=docker_env)
+    push = subprocess.run(["docker", "push", target], capture_output=True, text=True, env=docker_env, check=False)
     assert push.returncode == 0, push.stderr
     private_lab.down()
     assert private_lab.status().container == "missing"
@@ -191,7 +191,7 @@ def test_the_compose_file_is_accepted_by_docker_compose():
     if compose is None:
         pytest.fail("docker-compose is not installed (apt-get install docker-compose)")
     for args in ([], ["--profile", "lab"]):
-        result = subprocess.run([compose, *args, "config", "-q"], cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run([compose, *args, "config", "-q"], cwd=ROOT, capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
 
 
@@ -226,7 +226,7 @@ def test_doctor_warns_when_the_login_is_for_127_0_0_1_but_the_lab_is_localhost(l
     alias = lab.config.registry.replace("localhost", "127.0.0.1")
     login = subprocess.run(["docker", "login", alias, "-u", lab.config.learner, "--password-stdin"],
                            input=lab.password(), capture_output=True, text=True,
-                           env={**os.environ, "DOCKER_CONFIG": str(logged_out_docker_config_dir)})
+                           env={**os.environ, "DOCKER_CONFIG": str(logged_out_docker_config_dir)}, check=False)
     assert login.returncode == 0, login.stderr
     findings = {f.name: f for f in diagnose(lab.config)}
     assert findings["login"].status == "warn"

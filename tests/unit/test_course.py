@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from labsupport import course, myths
-from labsupport.lessons import catch_up
 from labsupport.course import EXERCISES, LESSONS, MYTHS, MythId
 from labsupport.errors import LabError, UnknownExercise
+from labsupport.lessons import catch_up
 
 
 def test_each_myth_has_exactly_one_proof_and_each_proof_a_myth():

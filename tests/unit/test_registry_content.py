@@ -221,7 +221,7 @@ def test_an_index_has_no_config_and_says_how_to_read_its_image(registry):
     index = registry.client().manifest("k", "1")
     assert not index.has_config
     with pytest.raises(errors.ManifestInvalid, match="image index over linux/riscv64, unknown/unknown") as info:
-        index.config
+        _ = index.config
     assert "image_manifest('k', '1')" in info.value.fix
 
 
