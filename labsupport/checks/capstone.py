@@ -14,7 +14,7 @@ from ..errors import BlobUnknown, ManifestUnknown
 from ..production import is_commit_tag, is_semver_tag
 from .base import OK, CheckContext, CheckResult, exercise
 from .hood import pull_hint
-from .security import (
+from .pulled import (
     PulledImage,
     app_folder,
     build_command,

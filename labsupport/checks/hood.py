@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import LabConfig
 from ..errors import EngineUnavailable, LabError, ManifestUnknown, RunFailed
 from .base import OK, CheckContext, CheckResult, exercise
-from .security import image_manifests, repository_tags
+from .pulled import image_manifests, repository_tags
 
 EXERCISE = "hood.handmade"
 REPOSITORY = "handmade"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..production import is_commit_tag
 from .base import OK, CheckContext, CheckResult, exercise
-from .security import app_folder, build_command, repository_tags
+from .pulled import app_folder, build_command, repository_tags
 
 TAGS = "production.tags"
 INDEX = "production.index"
