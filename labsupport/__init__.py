@@ -15,21 +15,23 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # the lab and its parts
     "lab_config": "notebook", "engine": "notebook", "registry": "notebook", "doctor": "notebook",
-    "catch_up": "notebook", "build_hello": "notebook", "reset": "notebook", "app_dir": "notebook",
+    "catch_up": "notebook", "build_hello": "notebook", "reset": "notebook", "app_dir": "lessons.catch_up",
     # exercises and progress
     "check": "notebook", "CheckButton": "notebook", "CourseMap": "notebook", "Predict": "notebook",
     "MythCard": "notebook", "LabProblem": "notebook",
     # images and the registry
     "show_layers": "notebook", "push": "notebook", "RegistryBrowser": "notebook",
+    # what lessons look at more closely: the engine, references, the client's login, secrets, an index by hand
+    "engine_kind": "notebook", "local_index": "notebook", "buildkit_available": "doctor",
+    "parse": "refs", "MANIFEST_V2": "registry", "lab_credential": "lab",
+    "load_credential": "dockerconfig", "stored_registries": "dockerconfig",
+    "PLANTED_SECRET": "secrets", "scan_config": "secrets", "scan_image": "secrets",
+    "assemble_index": "lessons.production",
     # types a notebook may want to name
     "LabConfig": "config", "LabError": "errors", "CheckResult": "checks",
 }
 
-__all__ = [
-    "CheckButton", "CheckResult", "CourseMap", "LabConfig", "LabError", "LabProblem", "MythCard", "Predict",
-    "RegistryBrowser", "__version__", "app_dir", "build_hello", "catch_up", "check", "doctor", "engine",
-    "lab_config", "push", "registry", "reset", "show_layers",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:

@@ -32,8 +32,8 @@ from .engine import Engine
 from .errors import LabError, RegistryUnreachable, Unauthorized
 from .lab import lab_registry
 from .lessons import catch_up as catch_up_steps
+from .lessons.reset import reset_exercise
 from .myths import prove
-from .reset import reset_exercise
 from .widgets import CheckButton as Button
 from .widgets import CourseMap as Map
 from .widgets import LayerStack, PushMonitor

@@ -378,3 +378,21 @@ def is_loopback_alias(a: Reference | str, b: Reference | str) -> bool:
         return False
     (name_a, port_a), (name_b, port_b) = _split_port(host_a), _split_port(host_b)
     return port_a == port_b and is_loopback(name_a) and is_loopback(name_b)
+
+
+# -- tags that say what they are: a release, a commit ---------------------------------------------------
+
+#: A release version as a tag: MAJOR.MINOR.PATCH with an optional pre-release (`1.2.0`, `v2.0.1-rc.1`).
+SEMVER_TAG = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+#: A git commit id as a tag: 7 to 40 lowercase hex characters (`git rev-parse --short HEAD` gives 7+).
+COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def is_semver_tag(tag: str) -> bool:
+    """Whether a tag reads as a full semantic version (MAJOR.MINOR.PATCH)."""
+    return bool(SEMVER_TAG.fullmatch(tag))
+
+
+def is_commit_tag(tag: str) -> bool:
+    """Whether a tag reads as a git commit id (7-40 lowercase hex); a pure-digit one is taken as a version."""
+    return bool(COMMIT_TAG.fullmatch(tag)) and not tag.isdigit()

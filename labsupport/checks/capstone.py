@@ -11,7 +11,7 @@ import posixpath
 
 from .. import secrets
 from ..errors import BlobUnknown, ManifestUnknown
-from ..production import is_commit_tag, is_semver_tag
+from ..refs import is_commit_tag, is_semver_tag
 from .base import OK, CheckContext, CheckResult, exercise
 from .hood import pull_hint
 from .pulled import (

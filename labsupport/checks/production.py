@@ -6,7 +6,7 @@ manifest), and whether `multi:1.0` is an index of at least two runnable platform
 
 from __future__ import annotations
 
-from ..production import is_commit_tag
+from ..refs import is_commit_tag
 from .base import OK, CheckContext, CheckResult, exercise
 from .pulled import app_folder, build_command, repository_tags
 

@@ -9,8 +9,8 @@ from ..attempts import attempt
 from ..config import LabConfig
 from ..course import EXERCISES
 from ..errors import LabError
+from ..lessons.reset import reset_all, reset_exercise
 from ..progress import export_csv, summary
-from ..reset import reset_all, reset_exercise
 from .command import arg, command
 
 

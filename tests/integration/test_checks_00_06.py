@@ -30,9 +30,9 @@ from labsupport.dockercli import builds_with_buildkit, has_buildx
 from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
 from labsupport.errors import LabError, NameUnknown
+from labsupport.lessons.reset import reset_all, reset_exercise
 from labsupport.progress import ProgressLog
 from labsupport.registry import RegistryClient
-from labsupport.reset import reset_all, reset_exercise
 from tests.conftest import cli_build, free_port, fresh_build_cache
 
 pytestmark = pytest.mark.docker

@@ -16,7 +16,7 @@ from labsupport import handmade, secrets
 from labsupport.checks.base import CheckResult
 from labsupport.engine import Engine
 from labsupport.errors import LabError, ManifestInvalid
-from labsupport.production import assemble_index
+from labsupport.lessons.production import assemble_index
 from labsupport.registry import MANIFEST_V2
 
 from .lessons_07_10 import (

@@ -15,9 +15,9 @@ from labsupport import course
 from labsupport.checks import base, caching, images, login, push, setup, tagging
 from labsupport.config import LabConfig
 from labsupport.errors import UnknownExercise
+from labsupport.lessons.reset import ResetReport, local_names, reset_exercise
 from labsupport.model import Blob, RemoteView
 from labsupport.progress import ProgressLog
-from labsupport.reset import ResetReport, local_names, reset_exercise
 from tests.layertars import tar_of
 
 MINE = ("setup.registry", "images.build", "tagging.tag", "login.logged-in", "push.pushed",

@@ -12,14 +12,8 @@ import pytest
 
 from labsupport import handmade
 from labsupport.errors import LabError
-from labsupport.production import (
-    IndexEntry,
-    assemble_index,
-    index_document,
-    is_commit_tag,
-    is_semver_tag,
-    parse_platform,
-)
+from labsupport.lessons.production import IndexEntry, assemble_index, index_document, parse_platform
+from labsupport.refs import is_commit_tag, is_semver_tag
 from labsupport.registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX, OCI_MANIFEST, Manifest
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import course
-from .checks import images
-from .checks.push import lab_registry_errors
-from .config import LabConfig
-from .course import Leftovers
-from .dockercli import logout
-from .dockerconfig import load_credential
-from .engine import Engine
-from .errors import LabError
-from .lab import lab_registry
-from .progress import ProgressLog
+from .. import course
+from ..checks import images
+from ..checks.push import lab_registry_errors
+from ..config import LabConfig
+from ..course import Leftovers
+from ..dockercli import logout
+from ..dockerconfig import load_credential
+from ..engine import Engine
+from ..errors import LabError
+from ..lab import lab_registry
+from ..progress import ProgressLog
 
 #: A lab repository name relative to the learner's namespace, and the tag to delete (None: every tag).
 RemoteTag = tuple[str, str | None]

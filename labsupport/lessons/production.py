@@ -18,23 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import LabError
-from .registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX
-
-#: A release version as a tag: MAJOR.MINOR.PATCH with an optional pre-release (`1.2.0`, `v2.0.1-rc.1`).
-SEMVER_TAG = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
-#: A git commit id as a tag: 7 to 40 lowercase hex characters (`git rev-parse --short HEAD` gives 7+).
-COMMIT_TAG = re.compile(r"^[0-9a-f]{7,40}$")
-
-
-def is_semver_tag(tag: str) -> bool:
-    """Whether a tag reads as a full semantic version (MAJOR.MINOR.PATCH)."""
-    return bool(SEMVER_TAG.match(tag))
-
-
-def is_commit_tag(tag: str) -> bool:
-    """Whether a tag reads as a git commit id (7-40 lowercase hex); a pure-digit one is taken as a version."""
-    return bool(COMMIT_TAG.match(tag)) and not tag.isdigit()
+from ..errors import LabError
+from ..registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX
 
 
 def parse_platform(text: str) -> dict[str, str]:

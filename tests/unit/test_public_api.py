@@ -1,0 +1,44 @@
+"""The notebooks import only labsupport's public API, and every name of that API is there."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+import labsupport
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+
+
+def imports_of(notebook: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import in the notebook's code cells (an IPython `!`/`%` line read as `pass`)."""
+    found = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        lines = [line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("!", "%")) else line
+                 for line in "".join(cell["source"]).splitlines()]
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.append((node.module, [alias.name for alias in node.names]))
+            elif isinstance(node, ast.Import):
+                found.extend((alias.name, []) for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_a_notebook_imports_only_from_the_package_itself(notebook):
+    for module, names in imports_of(notebook):
+        if module.split(".")[0] != "labsupport":
+            continue
+        assert module == "labsupport", f"{notebook.name} imports the internal module {module}"
+        assert set(names) <= set(labsupport.__all__), f"{notebook.name}: {set(names) - set(labsupport.__all__)}"
+
+
+def test_every_public_name_resolves():
+    assert NOTEBOOKS
+    for name in labsupport.__all__:
+        assert getattr(labsupport, name) is not None, name
