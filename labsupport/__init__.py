@@ -31,7 +31,13 @@ _EXPORTS: dict[str, str] = {
     "LabConfig": "config", "LabError": "errors", "CheckResult": "checks",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "__version__", "CheckButton", "CheckResult", "CourseMap", "LabConfig", "LabError", "LabProblem",
+    "MANIFEST_V2", "MythCard", "PLANTED_SECRET", "Predict", "RegistryBrowser", "app_dir",
+    "assemble_index", "build_hello", "buildkit_available", "catch_up", "check", "doctor", "engine",
+    "engine_kind", "lab_config", "lab_credential", "load_credential", "local_index", "parse", "push",
+    "registry", "reset", "scan_config", "scan_image", "show_layers", "stored_registries",
+]
 
 
 def __getattr__(name: str) -> Any:

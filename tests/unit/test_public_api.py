@@ -42,3 +42,7 @@ def test_every_public_name_resolves():
     assert NOTEBOOKS
     for name in labsupport.__all__:
         assert getattr(labsupport, name) is not None, name
+
+
+def test_the_public_names_are_exactly_the_exports():
+    assert sorted(labsupport.__all__) == sorted(["__version__", *labsupport._EXPORTS])
