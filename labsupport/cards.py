@@ -29,6 +29,16 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def human_bytes(size: int) -> str:
+    """Bytes in decimal units as docker prints them: 812 B, 1.2 kB, 4.5 MB."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
 def error_text(exc: BaseException) -> str:
     """A learner-facing line for an error: a LabError's message and fix, else its type and message."""
     if isinstance(exc, LabError):

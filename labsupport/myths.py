@@ -31,6 +31,7 @@ import httpx
 import requests
 
 from . import refs
+from .cards import human_bytes
 from .config import LabConfig, repo_root
 from .course import MythId
 from .dockercli import run_docker
@@ -151,9 +152,9 @@ def prove_full_upload(config: LabConfig, *, image: str = HELLO_IMAGE) -> str:
         for ref in made:
             engine.remove(ref, missing_ok=True)
     total = sum(item.bytes for item in first.layers)
-    headline = (f"The whole image is {_size(total)}; the first push uploaded {_size(first.bytes_uploaded)}, "
-                f"the same push again {_size(again.bytes_uploaded)}, and a one-line change "
-                f"{_size(changed.bytes_uploaded)}: a push sends only the layers the registry lacks.")
+    headline = (f"The whole image is {human_bytes(total)}; the first push uploaded {human_bytes(first.bytes_uploaded)}, "
+                f"the same push again {human_bytes(again.bytes_uploaded)}, and a one-line change "
+                f"{human_bytes(changed.bytes_uploaded)}: a push sends only the layers the registry lacks.")
     lines = [headline, "",
              _push_summary("push 1", f"{first_ref} (new)", first),
              _push_summary("push 2", f"{first_ref} again, nothing changed", again),
@@ -230,20 +231,10 @@ def _push_summary(label: str, what: str, report: PushReport) -> str:
     if counts["mounted"]:
         parts.append(f"{counts['mounted']} mounted from another repository")
     rows = [f"{label}: {what}",
-            f"  {len(report.layers)} layers: {', '.join(parts)} -> uploaded {_size(report.bytes_uploaded)}"]
-    rows += [f"    {item.id:<12}  {item.outcome:<7}  {_size(item.bytes)}" for item in report.layers]
+            f"  {len(report.layers)} layers: {', '.join(parts)} -> uploaded {human_bytes(report.bytes_uploaded)}"]
+    rows += [f"    {item.id:<12}  {item.outcome:<7}  {human_bytes(item.bytes)}" for item in report.layers]
     rows.append(f"  digest {report.digest}")
     return "\n".join(rows)
-
-
-def _size(count: int) -> str:
-    """Bytes in the decimal units docker prints: 812 B, 1.2 kB, 4.5 MB."""
-    value = float(count)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 # -- helpers: the registry and the Docker client ------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import refs
+from ..cards import human_bytes
 from ..compare import image_diff
 from ..config import LabConfig
 from ..engine import Engine
@@ -20,16 +21,6 @@ if TYPE_CHECKING:  # only named in annotations: the registry client's module is 
     from ..registry import Manifest, RegistryClient
 
 _JSON = arg("--json", action="store_true")
-
-
-def _size(n: int) -> str:
-    """A byte count for people: 512 B, 1.5 kB, 12.3 MB."""
-    amount = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if amount < 1000 or unit == "GB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1000
-    return f"{amount} B"
 
 
 @command("layers", args=[arg("ref"), arg("--against", metavar="REPOSITORY",
@@ -53,9 +44,9 @@ def _layers(args: argparse.Namespace) -> int:
     print(f"{args.ref} against {config.registry}/{diff.repository}, bottom to top:")
     for item in diff.layers:
         where = f" (from {item.source})" if item.source else ""
-        print(f"  {item.layer.short_id}  {_size(item.layer.size):>9}  {item.state.value:<9}{where:<24} "
+        print(f"  {item.layer.short_id}  {human_bytes(item.layer.size):>9}  {item.state.value:<9}{where:<24} "
               f"{item.layer.instruction[:60]}")
-    print(f"a push would send about {_size(diff.upload_bytes)} (uncompressed estimate)")
+    print(f"a push would send about {human_bytes(diff.upload_bytes)} (uncompressed estimate)")
     return 0
 
 
@@ -79,7 +70,7 @@ def _push(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(f"pushed {report.reference}: {report.digest}")
-        print(f"  uploaded {_size(report.bytes_uploaded)}, skipped {_size(report.bytes_skipped)} "
+        print(f"  uploaded {human_bytes(report.bytes_uploaded)}, skipped {human_bytes(report.bytes_skipped)} "
               f"({sum(1 for x in report.layers if x.outcome != 'pushed')} of {len(report.layers)} layers), "
               f"{report.seconds:.1f} s")
     return 0
@@ -105,7 +96,7 @@ def _registry(args: argparse.Namespace) -> int:
         if result["image"]:
             print(f"  the {result['image']['platform']} image: {result['image']['digest']}")
         for blob in result["layers"]:
-            print(f"  layer {blob['digest'][:19]}  {_size(blob['size'])}")
+            print(f"  layer {blob['digest'][:19]}  {human_bytes(blob['size'])}")
     return 0
 
 

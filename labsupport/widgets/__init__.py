@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .browser import RegistryBrowser, RegistrySource
 from .checkbutton import CheckButton
-from .common import human_bytes
 from .coursemap import CourseMap
 from .layers import LayerStack, diff_from_view
 from .myth import MythCard
@@ -26,5 +25,4 @@ __all__ = [
     "RegistryBrowser",
     "RegistrySource",
     "diff_from_view",
-    "human_bytes",
 ]

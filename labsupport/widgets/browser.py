@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import ipywidgets as widgets
 import traitlets
 
-from ..cards import COLOURS, MONO, error_html, error_text, esc
+from ..cards import COLOURS, MONO, error_html, error_text, esc, human_bytes
 from ..model import Blob
-from .common import TextRepr, button, guarded, html_widget, human_bytes, set_classes
+from .common import TextRepr, button, guarded, html_widget, set_classes
 
 
 class RegistrySource(Protocol):

@@ -14,16 +14,6 @@ import ipywidgets as widgets
 from ..cards import error_text
 
 
-def human_bytes(size: int) -> str:
-    """Bytes in decimal units as docker prints them: 812 B, 1.2 kB, 4.5 MB."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
 def short_digest(digest: str, length: int = 12) -> str:
     """The first hex characters of a `sha256:<hex>` digest (or of a bare id); "" for an empty one."""
     return digest.split(":", 1)[-1][:length] if digest else ""

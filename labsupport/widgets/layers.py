@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import traitlets
 
-from ..cards import COLOURS, MONO, esc
+from ..cards import COLOURS, MONO, esc, human_bytes
 from ..model import ImageDiff, ImageView, Layer, LayerDiff, LayerState
-from .common import TextRepr, html_widget, human_bytes
+from .common import TextRepr, html_widget
 
 #: Sizes whose largest over smallest exceeds this ratio get a log scale, else a linear one.
 LOG_SCALE_RATIO = 100.0

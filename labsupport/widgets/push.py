@@ -21,9 +21,9 @@ import ipywidgets as widgets
 import traitlets
 from IPython.display import display
 
-from ..cards import COLOURS, MONO, error_html, error_text, esc
+from ..cards import COLOURS, MONO, error_html, error_text, esc, human_bytes
 from ..model import ImageDiff, ImageView, PushEvent, PushPhase, PushReport
-from .common import TextRepr, button, html_widget, human_bytes, set_classes, short_digest
+from .common import TextRepr, button, html_widget, set_classes, short_digest
 
 Runner = Callable[[Callable[[PushEvent], None]], PushReport]
 

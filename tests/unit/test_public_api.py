@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 import labsupport
 
@@ -14,14 +15,12 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 
 def imports_of(notebook: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) of every import in the notebook's code cells (an IPython `!`/`%` line read as `pass`)."""
+    """(module, names) of every import in the notebook's code cells, read as IPython reads them (`!`, `%`)."""
     found = []
     for cell in json.loads(notebook.read_text())["cells"]:
         if cell["cell_type"] != "code":
             continue
-        lines = [line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("!", "%")) else line
-                 for line in "".join(cell["source"]).splitlines()]
-        for node in ast.walk(ast.parse("\n".join(lines))):
+        for node in ast.walk(ast.parse(TransformerManager().transform_cell("".join(cell["source"])))):
             if isinstance(node, ast.ImportFrom) and node.module:
                 found.append((node.module, [alias.name for alias in node.names]))
             elif isinstance(node, ast.Import):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labsupport.cards import human_bytes
 from labsupport.errors import PushFailed
 from labsupport.model import (
     Blob,
@@ -25,7 +26,6 @@ from labsupport.model import (
 )
 from labsupport.pushstream import PushAccumulator, event_from_line, layer_outcomes
 from labsupport.widgets import PushMonitor
-from labsupport.widgets.common import human_bytes
 
 STREAMS = Path(__file__).resolve().parents[1] / "data" / "push-streams"
 
