@@ -12,8 +12,6 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-import docker.errors
-
 from .config import LabConfig
 from .dockercli import builder
 from .dockerconfig import load_credential, stored_registries
@@ -101,14 +99,15 @@ def diagnose(config: LabConfig | None = None) -> list[Finding]:
         findings.append(Finding("registry", FAIL, "not checked: the engine does not answer", "start the engine first"))
         findings.extend(_registry_http(config))
         return findings
-    info = Engine(client, config=config).info()
+    engine = Engine(client, config=config)
+    info = engine.info()
     findings.append(Finding("engine", OK, f"Docker {info.version} at {info.host}, {info.image_store} image store"))
     ok, how = buildkit_available()
     lab = Lab(config, client=client)
     findings.append(_container(lab))
     findings.extend(_registry_http(config))
     findings.append(_credential(config))
-    findings.append(_base_image(client, config))
+    findings.append(_base_image(engine, config))
     findings.append(_disk(config))
     findings.append(_image_store(info.image_store, info.storage_driver))
     findings.append(Finding("buildkit", OK if ok else WARN, how,
@@ -187,13 +186,11 @@ def _is_alias(stored: str, registry: str) -> bool:
         return False
 
 
-def _base_image(client, config: LabConfig) -> Finding:
-    try:
-        client.images.get(config.base_image)
+def _base_image(engine: Engine, config: LabConfig) -> Finding:
+    if engine.exists(config.base_image):
         return Finding("base-image", OK, f"{config.base_image} is present")
-    except docker.errors.ImageNotFound:
-        return Finding("base-image", WARN, f"{config.base_image} is not on this machine yet",
-                       f"docker pull {config.base_image} (offline: labsupport bundle load FILE)")
+    return Finding("base-image", WARN, f"{config.base_image} is not on this machine yet",
+                   f"docker pull {config.base_image} (offline: labsupport bundle load FILE)")
 
 
 def _disk(config: LabConfig) -> Finding:
