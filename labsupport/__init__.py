@@ -7,6 +7,7 @@ loaded on first use, so `labsupport` on a command line does not pay for ipywidge
 from __future__ import annotations
 
 import importlib
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -75,7 +76,21 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'labsupport' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
+    _unshadow()
     return value
+
+
+def _unshadow() -> None:
+    """Put the public names back over submodules of the same name (`engine`, `registry`, `doctor`).
+
+    Importing `labsupport.doctor` binds the attribute `labsupport.doctor` to that module, which would hide the
+    notebook's `doctor()` from `from labsupport import doctor`; the public name is what a lesson means.
+    """
+    hidden = [public for public in _EXPORTS if isinstance(globals().get(public), types.ModuleType)]
+    while hidden:  # loading a public name's home may import (and so bind) more submodules
+        for public in hidden:
+            globals()[public] = getattr(importlib.import_module(f".{_EXPORTS[public]}", __name__), public)
+        hidden = [public for public in _EXPORTS if isinstance(globals().get(public), types.ModuleType)]
 
 
 def __dir__() -> list[str]:

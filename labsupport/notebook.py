@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from IPython import get_ipython
 
-from . import course, progress
+from . import course, myths, progress
 from .attempts import attempt
 from .cards import error_html
 from .checks import CheckResult
@@ -33,7 +33,6 @@ from .errors import LabError, RegistryUnreachable, Unauthorized
 from .lab import lab_registry
 from .lessons import catch_up as catch_up_steps
 from .lessons.reset import reset_exercise
-from .myths import prove
 from .widgets import CheckButton as Button
 from .widgets import CourseMap as Map
 from .widgets import LayerStack, PushMonitor
@@ -241,7 +240,7 @@ def MythCard(myth_id: str) -> Any:
 
     config = _config()
     myth = course.myth(myth_id)
-    return Card(myth, lambda: prove(myth.id, config),
+    return Card(myth, lambda: myths.prove(myth.id, config),
                 record=lambda name, value: progress.record_prediction(name, value, config=config))
 
 
