@@ -5,7 +5,7 @@ files copied into it before it starts (never mounted, so a remote engine works a
 published on the host or the engine's host network, labels and an environment. Here it is found, its image
 made present, created, started, waited for until a readiness probe of the caller's answers, and removed.
 
-Every docker SDK error met here becomes a labsupport error through engine.docker_errors (the one translation),
+Every docker SDK error met here becomes a labsupport error through sdk.docker_errors (the one translation),
 worded for the step that failed; the caller words only what is its own (its port's error, its pull advice,
 what to say when its container stops or never answers).
 """
@@ -24,8 +24,8 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from .engine import docker_errors
 from .errors import LabError, PortInUse
+from .sdk import docker_errors
 
 __all__ = ["ContainerSpec", "ContainerState", "Readiness", "RegistryContainer", "files_tar", "port_is_free"]
 

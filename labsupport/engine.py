@@ -27,7 +27,6 @@ from typing import Protocol
 import docker
 import docker.errors
 import requests
-from docker.context import ContextAPI
 
 from . import refs
 from .config import LabConfig
@@ -47,6 +46,7 @@ from .history import clean_instruction, empty_flags, pair_layers
 from .model import ImageView, PushEvent, PushReport, RemoteView
 from .pushstream import PushAccumulator, classify, layer_outcomes
 from .registry.wire import DIGEST
+from .sdk import START_ENGINE, docker_errors, engine_address, reason_of
 
 __all__ = ["Engine", "EngineInfo", "IndexEntry", "PullResult", "RemoteViews", "clean_instruction", "docker_errors"]
 log = logging.getLogger(__name__)
@@ -56,8 +56,6 @@ _BUILD_ERROR = re.compile(r"^ERROR[: ]|returned a non-zero code|did not complete
                           r"^error |pull access denied|not found")
 #: The error a registry logs for a failed request (logrus text format): its storage's own words.
 _REGISTRY_LOG_ERROR = re.compile(r'err\.(?:detail|message)="((?:[^"\\]|\\.)*)"')
-START_ENGINE = ("start the engine: open Docker Desktop, or `colima start`, or `sudo systemctl start docker`; "
-                "then `labsupport doctor`")
 
 
 class RemoteViews(Protocol):
@@ -99,50 +97,6 @@ class PullResult:
         return not self.error
 
 
-# -- the engine --------------------------------------------------------------------------------------
-
-def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "explanation", None) or str(exc)
-    lines = str(text).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
-
-
-def _where() -> tuple[str, str, bool]:
-    """(where the SDK reaches the engine, how that was chosen, whether it is a non-default docker context)."""
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"], "DOCKER_HOST", False
-    try:
-        context = ContextAPI.get_current_context()
-        if context is not None and context.name != "default" and context.Host:
-            return context.Host, f"the docker context {context.name!r}", True
-    except (docker.errors.DockerException, OSError, ValueError, KeyError) as exc:
-        log.debug("no docker context: %s", exc)  # an unreadable context store: fall back to the socket
-    return "unix:///var/run/docker.sock", "the default socket", False
-
-
-@contextmanager
-def docker_errors(ref: str | None = None, *, refused: str = "the Docker engine refused",
-                  fix: str = "labsupport doctor") -> Iterator[None]:
-    """Translate docker SDK errors met inside the block into labsupport errors (the one translation).
-
-    A 404 about the image `ref` is ImageNotFound; a lost engine is EngineUnavailable; any other refusal is
-    LabError("<refused>: <the engine's reason>", fix=fix). A LabError raised inside passes unchanged.
-    """
-    try:
-        yield
-    except LabError:
-        raise
-    except requests.exceptions.ConnectionError as exc:
-        raise EngineUnavailable(f"lost the Docker engine at {_where()[0]}: {_first_line(exc)}",
-                                fix=START_ENGINE) from exc
-    except docker.errors.APIError as exc:
-        if ref is not None and isinstance(exc, docker.errors.NotFound):   # ImageNotFound is a NotFound
-            raise ImageNotFound(f"there is no local image {ref}: {_first_line(exc)}",
-                                fix="docker images   (lists what exists); build or tag the image first",
-                                ) from exc
-        raise LabError(f"{refused}: {_first_line(exc)}", fix=fix) from exc
-
-
 class Engine:
     """The Docker engine through the docker SDK; `config` only shapes fix lines (lab registry, learner)."""
 
@@ -154,7 +108,7 @@ class Engine:
     @classmethod
     def connect(cls, *, timeout: int = 120, config: LabConfig | None = None) -> Engine:
         """Reach the engine (DOCKER_HOST, else the current docker context, else the default socket)."""
-        host, chosen_by, from_context = _where()
+        host, chosen_by, from_context = engine_address()
         try:
             if from_context:
                 client = docker.DockerClient(base_url=host, timeout=timeout)
@@ -163,7 +117,7 @@ class Engine:
             client.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
             raise EngineUnavailable(f"the Docker engine does not answer at {host} ({chosen_by}): "
-                                    f"{_first_line(exc)}",
+                                    f"{reason_of(exc)}",
                                     fix=START_ENGINE + " (or set DOCKER_HOST / `docker context use` to "
                                         "the engine you mean)") from exc
         return cls(client, config=config)
@@ -191,7 +145,7 @@ class Engine:
         status = {str(key): str(value) for key, value in (data.get("DriverStatus") or []) if key}
         containerd = "containerd.snapshotter" in status.get("driver-type", "")
         base_url = self.client.api.base_url
-        host = _where()[0] if base_url.startswith("http+docker://") else base_url
+        host = engine_address()[0] if base_url.startswith("http+docker://") else base_url
         return EngineInfo(version=str(data.get("ServerVersion", "")),
                           image_store="containerd" if containerd else "classic",
                           host=host, storage_driver=str(data.get("Driver", "")))
@@ -359,7 +313,7 @@ class Engine:
                 try:
                     container.start()
                 except docker.errors.APIError as exc:
-                    raise RunFailed(ref, None, "", reason=f"did not start: {_first_line(exc)}",
+                    raise RunFailed(ref, None, "", reason=f"did not start: {reason_of(exc)}",
                                     fix="check the CMD/ENTRYPOINT of the image (docker image inspect)",
                                     ) from exc
                 try:
@@ -394,7 +348,7 @@ class Engine:
             raise EngineUnavailable(f"lost the Docker engine while pulling {ref}: {exc}",
                                     fix="labsupport doctor") from exc
         except docker.errors.APIError as exc:
-            return PullResult(ref, _first_line(exc))
+            return PullResult(ref, reason_of(exc))
         except docker.errors.DockerException as exc:  # a credential helper that fails
             return PullResult(ref, f"the Docker client's credentials could not be read: {exc}")
         return PullResult(ref)
@@ -424,10 +378,10 @@ class Engine:
                         if event is not None and on_event is not None:
                             on_event(event)
                 except docker.errors.APIError as exc:  # some engines refuse before streaming (no such image)
-                    raise acc.failure(_first_line(exc)) from exc
+                    raise acc.failure(reason_of(exc)) from exc
                 except docker.errors.DockerException as exc:  # a credential helper that fails or is missing
                     raise DockerConfigError(
-                        f"the Docker client's credentials cannot be read: {_first_line(exc)}",
+                        f"the Docker client's credentials cannot be read: {reason_of(exc)}",
                         fix="check credsStore/credHelpers in ~/.docker/config.json (or DOCKER_CONFIG), "
                             "then docker login again") from exc
         except PushFailed as failed:

@@ -214,7 +214,12 @@ def test_labsupport_lab_serves_jupyterlab_and_stops_cleanly_on_ctrl_c(lab):
         assert status is not None and status.status_code == 200, process.stdout.read() if process.poll() else ""
         assert "started" in status.json()
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("labsupport lab did not stop within 30 s of Ctrl-C:\n" + process.communicate()[0][-3000:])
+        assert code == 0
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2)
     finally:

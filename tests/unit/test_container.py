@@ -16,9 +16,9 @@ import requests
 from labsupport import container as lifecycle
 from labsupport.config import LabConfig
 from labsupport.container import ContainerSpec, RegistryContainer, files_tar, port_is_free
-from labsupport.engine import START_ENGINE
 from labsupport.errors import EngineUnavailable, LabError, LabNotRunning, PortInUse
 from labsupport.lab import AUTH_LABEL, HEALTH_COMMAND, LABEL, PULL_FIX, Lab
+from labsupport.sdk import START_ENGINE
 from labsupport.workshop.control import Workshop
 from labsupport.workshop.create import init_workshop
 from labsupport.workshop.settings import WorkshopSettings
