@@ -51,6 +51,8 @@ def run_jupyterlab(port: int = 8888, open_browser: bool = True, ip: str = "127.0
     """
     process = subprocess.Popen(jupyterlab_command(port, open_browser, ip), start_new_session=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C stops it even where the shell started us with SIGINT ignored (a background job without job control)
+    interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = process.wait()
         if code != 0:
@@ -64,3 +66,4 @@ def run_jupyterlab(port: int = 8888, open_browser: bool = True, ip: str = "127.0
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, interrupt)

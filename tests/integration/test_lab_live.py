@@ -218,7 +218,7 @@ def test_labsupport_lab_serves_jupyterlab_and_stops_cleanly_on_ctrl_c(lab):
             code = process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            pytest.fail("labsupport lab did not stop within 30 s of Ctrl-C:\n" + process.communicate()[0][-3000:])
+            pytest.fail("labsupport lab did not stop within 30 s of Ctrl-C")
         assert code == 0
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2)
