@@ -8,7 +8,6 @@ PushFailed (explained by pushstream), a failed container → RunFailed. A refuse
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from .errors import (
     RunFailed,
 )
 from .history import clean_instruction, empty_flags, pair_layers
+from .layers import decompress
 from .model import ImageView, PushEvent, PushReport, RemoteView
 from .pushstream import PushAccumulator, classify, layer_outcomes
 from .registry.wire import DIGEST
@@ -228,7 +228,7 @@ class Engine:
         with self._saved(ref) as (tar, config, paths):
             for diff_id, path in zip(config["rootfs"]["diff_ids"], paths):
                 data = tar.extractfile(path).read()  # type: ignore[union-attr]
-                yield diff_id, gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+                yield diff_id, decompress(data)
 
     def layer_tar(self, ref: str, diff_id: str) -> bytes:
         """The uncompressed tar of one layer of an image, by its diff id."""

@@ -183,6 +183,48 @@ class PushEvent:
     source: str | None = None  # for MOUNTED: the repository it was mounted from
 
 
+_OUTCOMES = {PushPhase.PUSHED: "pushed", PushPhase.EXISTS: "exists", PushPhase.MOUNTED: "mounted"}
+
+
+@dataclass
+class LayerProgress:
+    """What a push's events said so far about one id: its phase, byte counts, mount source and retries.
+
+    The one fold of a layer's events, for the engine's report (pushstream) and the live bars (PushMonitor).
+    """
+
+    id: str
+    phase: PushPhase
+    current: int = 0
+    total: int = 0
+    source: str | None = None
+    retries: int = 0
+    retry_in: int = 0           # seconds of the last "Retrying in N seconds" (pushstream reads N)
+    not_a_layer: bool = False   # the containerd store said "Already exists": its word for a blob not a layer
+
+    @property
+    def outcome(self) -> str | None:
+        """"pushed", "exists" or "mounted" once the id is done; None before."""
+        return _OUTCOMES.get(self.phase)
+
+    def advance(self, event: PushEvent) -> bool:
+        """Take the id's next event; False, changing nothing, for a late progress line after it finished."""
+        if self.phase.done and not event.phase.done:
+            return False
+        self.phase = event.phase
+        self.total = max(self.total, event.total)
+        if event.phase is PushPhase.PUSHING:
+            self.current = event.current
+        elif event.phase is PushPhase.PUSHED:
+            self.current = max(self.current, event.current, self.total)  # a finished upload fills its bar
+        elif event.phase is PushPhase.RETRYING:
+            self.retries += 1
+            self.current = event.current or self.current
+        elif event.phase is PushPhase.MOUNTED:
+            self.source = event.source
+        return True
+
+
 @dataclass(frozen=True)
 class LayerOutcome:
     """What a push did with one layer: pushed, exists or mounted, and the compressed bytes involved."""

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from IPython import get_ipython
 
-from . import course, myths, progress
+from . import course, progress
 from .attempts import attempt
 from .cards import error_html
 from .checks import CheckResult
@@ -32,6 +32,7 @@ from .engine import Engine
 from .errors import LabError, RegistryUnreachable, Unauthorized
 from .lab import lab_registry
 from .lessons import catch_up as catch_up_steps
+from .lessons import myths
 from .lessons.reset import reset_exercise
 from .widgets import CheckButton as Button
 from .widgets import CourseMap as Map

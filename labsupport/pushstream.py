@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from . import refs
 from .errors import InvalidReference, PushFailed
-from .model import Blob, LayerOutcome, PushEvent, PushPhase, RemoteView
+from .model import Blob, LayerOutcome, LayerProgress, PushEvent, PushPhase, RemoteView
 
 _PHASES = {
     "Preparing": PushPhase.PREPARING,
@@ -37,7 +37,6 @@ _PHASES = {
     "Layer already exists": PushPhase.EXISTS,
     "Already exists": PushPhase.EXISTS,
 }
-_OUTCOMES = {PushPhase.PUSHED: "pushed", PushPhase.EXISTS: "exists", PushPhase.MOUNTED: "mounted"}
 _MOUNTED = "Mounted from "
 _NOT_A_LAYER_EXISTS = "Already exists"  # containerd's status for a blob that is not a layer; layers get "Layer …"
 _RETRYING = re.compile(r"^Retrying in (\d+) seconds?")
@@ -52,25 +51,6 @@ class PushResult:
     tag: str
     digest: str
     size: int
-
-
-@dataclass
-class LayerProgress:
-    """What the stream said so far about one id: its phase, byte counts, mount source and retries."""
-
-    id: str
-    phase: PushPhase
-    current: int = 0
-    total: int = 0
-    source: str | None = None
-    retries: int = 0
-    retry_in: int = 0
-    not_a_layer: bool = False   # the containerd store said "Already exists": its word for a blob not a layer
-
-    @property
-    def outcome(self) -> str | None:
-        """"pushed", "exists" or "mounted" once the id is done; None before."""
-        return _OUTCOMES.get(self.phase)
 
 
 def event_from_line(line: Mapping) -> PushEvent | None:
@@ -166,18 +146,11 @@ class PushAccumulator:
         state = self._layers.get(event.layer)
         if state is None:
             state = self._layers[event.layer] = LayerProgress(event.layer, event.phase)
-        if state.phase.done and not event.phase.done:
+        if not state.advance(event):
             return  # a late progress line never undoes a finished layer
         if status == _NOT_A_LAYER_EXISTS:
             state.not_a_layer = True
-        state.phase = event.phase
-        if event.phase is PushPhase.PUSHING:
-            state.current = event.current
-            state.total = max(state.total, event.total)
-        elif event.phase is PushPhase.MOUNTED:
-            state.source = event.source
-        elif event.phase is PushPhase.RETRYING:
-            state.retries += 1
+        if event.phase is PushPhase.RETRYING:
             state.retry_in = int(_RETRYING.match(status).group(1))  # type: ignore[union-attr]
 
     def _message(self, status: str) -> None:

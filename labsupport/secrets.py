@@ -6,21 +6,21 @@ for "everything that was in this folder"), which hides the file from a running c
 layer's blob still ships its bytes to everyone who pulls the image. So a scan reads every layer, records
 what later layers hide, and reports each finding with its layer, its path and the layer that hid it.
 
-No I/O here: callers hand in layer bytes (gzip-compressed blobs or plain tars) and image config documents.
-Findings never hold a matched secret value, only a masked excerpt.
+No I/O here: callers hand in layer bytes (gzip-compressed blobs or plain tars) and image config documents;
+labsupport.layers reads the layers and says what a whiteout hides. Findings never hold a matched secret
+value, only a masked excerpt.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import posixpath
 import re
 import tarfile
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+from .layers import Whiteout, layer_members
 
 #: The fake API token lesson 07 plants in notebooks/apps/secret (its Dockerfile's `ARG LAB_SECRET` default).
 PLANTED_SECRET = "labtoken-Q7vX2mK9pL4wR8sN3tB6"
@@ -28,11 +28,7 @@ PLANTED_SECRET = "labtoken-Q7vX2mK9pL4wR8sN3tB6"
 PLANTED_PATH = "app/.env"
 PLANTED = "planted"
 
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_WHITEOUT = ".wh..wh..opq"
 MAX_SCANNED_FILE = 32 * 1024 * 1024  # larger files are checked for the planted secret only
-
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 #: Well-known secret shapes: (kind, what it is, pattern over raw bytes), anchored so binaries do not match.
 PATTERNS: tuple[tuple[str, str, re.Pattern[bytes]], ...] = (
@@ -111,23 +107,6 @@ def mask(value: bytes | str) -> str:
     return f"{text[:4]}… ({len(text)} characters)" if len(text) > 4 else "…"
 
 
-def layer_tar(data: bytes) -> bytes:
-    """The plain tar of a layer blob: gunzipped when compressed; ValueError for zstd or a damaged gzip."""
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"the layer's gzip stream is damaged: {exc}") from exc
-    if data[:4] == _ZSTD_MAGIC:
-        raise ValueError("the layer is zstd-compressed, which this scan does not read; push it with gzip")
-    return data
-
-
-def _clean(name: str) -> str:
-    """A tar member name as a relative path without './' or a leading '/'."""
-    return posixpath.normpath("/" + name).lstrip("/")
-
-
 def _settings_file(path: str) -> bool:
     base = posixpath.basename(path).lower()
     return base in _SETTINGS_NAMES or base.endswith(_SETTINGS_SUFFIXES)
@@ -161,43 +140,42 @@ def scan_bytes(content: bytes, path: str, layer: int | None, planted: str = PLAN
 
 @dataclass(frozen=True)
 class LayerScan:
-    """What one layer holds for the scan: findings in its files, the paths it deletes, the files it writes."""
+    """What one layer holds for the scan: findings in its files, the whiteouts it carries, the files it writes."""
 
     findings: tuple[Finding, ...]
-    deleted: tuple[str, ...]  # whole paths removed by `.wh.<name>` entries
-    opaque: tuple[str, ...]  # folders whose earlier content `.wh..wh..opq` hides
+    whiteouts: tuple[Whiteout, ...]
     files: frozenset[str]  # regular files (and links) this layer writes
+
+    @property
+    def deleted(self) -> tuple[str, ...]:
+        """Whole paths removed by `.wh.<name>` entries."""
+        return tuple(item.path for item in self.whiteouts if not item.opaque)
+
+    @property
+    def opaque(self) -> tuple[str, ...]:
+        """Folders whose earlier content `.wh..wh..opq` hides."""
+        return tuple(item.path for item in self.whiteouts if item.opaque)
 
 
 def scan_layer(data: bytes, layer: int = 0, planted: str = PLANTED_SECRET) -> LayerScan:
     """Scan one layer (gzip blob or plain tar): secrets in its regular files, and the whiteouts it carries."""
     findings: list[Finding] = []
-    deleted: list[str] = []
-    opaque: list[str] = []
+    whiteouts: list[Whiteout] = []
     files: set[str] = set()
     try:
-        with tarfile.open(fileobj=io.BytesIO(layer_tar(data)), mode="r:") as tar:
-            for member in tar:
-                path = _clean(member.name)
-                folder, base = posixpath.split(path)
-                if base == OPAQUE_WHITEOUT:
-                    opaque.append(folder)
-                elif base.startswith(WHITEOUT_PREFIX):
-                    deleted.append(posixpath.join(folder, base[len(WHITEOUT_PREFIX) :]))
-                elif member.isreg():
-                    files.add(path)
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        findings.extend(scan_bytes(handle.read(), path, layer, planted))
-                elif not member.isdir():
-                    files.add(path)
+        for member in layer_members(data):
+            if member.whiteout is not None:
+                whiteouts.append(member.whiteout)
+            elif member.info.isreg():
+                files.add(member.path)
+                content = member.content()
+                if content is not None:
+                    findings.extend(scan_bytes(content, member.path, layer, planted))
+            elif not member.info.isdir():
+                files.add(member.path)
     except tarfile.TarError as exc:
         raise ValueError(f"layer {layer + 1} is not a readable tar: {exc}") from exc
-    return LayerScan(tuple(findings), tuple(deleted), tuple(opaque), frozenset(files))
-
-
-def _under(path: str, folder: str) -> bool:
-    return folder == "" or path == folder or path.startswith(folder.rstrip("/") + "/")
+    return LayerScan(tuple(findings), tuple(whiteouts), frozenset(files))
 
 
 def hidden_by(path: str, layer: int, later: Sequence[tuple[int, LayerScan]]) -> tuple[int, str] | None:
@@ -205,9 +183,7 @@ def hidden_by(path: str, layer: int, later: Sequence[tuple[int, LayerScan]]) -> 
     for index, scan in later:
         if index <= layer:
             continue
-        if any(_under(path, gone) for gone in scan.deleted) or any(
-            _under(path, folder) and path != folder for folder in scan.opaque
-        ):
+        if any(whiteout.hides(path) for whiteout in scan.whiteouts):
             return index, "deletes"
         if path in scan.files:
             return index, "overwrites"

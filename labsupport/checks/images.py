@@ -8,15 +8,13 @@ Lessons 03-06 reuse the names and the build command defined here.
 
 from __future__ import annotations
 
-import io
 import os
-import posixpath
-import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..config import DEFAULT_BASE_IMAGE, LabConfig, repo_root
 from ..errors import RunFailed
+from ..layers import LayerUnion, Member, member_path
 from .base import HELLO_GREETING, OK, CheckContext, CheckResult, exercise
 
 #: The local name of the app's image, as the lessons build it. Tests set another one to stay apart.
@@ -25,8 +23,6 @@ LOCAL_NAME = "hello-lab"
 REPOSITORY = "hello-lab"
 #: The app's script inside the image, as a tar member path (no leading slash).
 APP_SCRIPT = "app/hello.sh"
-_WHITEOUT = ".wh."
-_OPAQUE = ".wh..wh..opq"
 
 
 def local_ref(tag: str = "1.0") -> str:
@@ -55,36 +51,20 @@ def build_command(config: LabConfig, tag: str = "1.0", folder: Path | None = Non
     return f"docker build -t {local_ref(tag)}{base} {display_path(folder or app_dir())}"
 
 
-def _member_name(name: str) -> str:
-    """A tar member's path without `./` or a leading slash ("" for the root)."""
-    return posixpath.normpath("/" + name).lstrip("/")
-
-
 def file_in_layers(layers: Iterable[tuple[str, bytes]], path: str) -> bytes | None:
-    """The content of `path` in the image made of these uncompressed layer tars (bottom up), or None.
+    """The content of `path` in the image made of these layer tars (bottom up), or None.
 
     A later layer wins; its whiteout (`.wh.<name>`) deletes the file of the layers below, and its opaque
     marker (`.wh..wh..opq`) empties a folder of the layers below: the union the container would see.
     """
-    wanted = _member_name(path)
-    folder, base = posixpath.split(wanted)
-    content: bytes | None = None
-    for _diff_id, data in layers:
-        hidden, found = False, None
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for member in tar.getmembers():
-                parent, leaf = posixpath.split(_member_name(member.name))
-                opaque = leaf == _OPAQUE and (not parent or wanted.startswith(parent + "/"))
-                if opaque or (leaf == _WHITEOUT + base and parent == folder):
-                    hidden = True
-                elif parent == folder and leaf == base and member.isfile():
-                    extracted = tar.extractfile(member)
-                    found = extracted.read() if extracted else b""
-        if hidden:
-            content = None
-        if found is not None:
-            content = found
-    return content
+    wanted = member_path(path)
+
+    def content(member: Member) -> bytes | None:
+        return member.content() if member.path == wanted else None
+
+    union: LayerUnion[bytes] = LayerUnion(content)
+    union.add_all(data for _diff_id, data in layers)
+    return union.kept(wanted)
 
 
 def first_line(output: str) -> str:

@@ -22,7 +22,7 @@ import traitlets
 from IPython.display import display
 
 from ..cards import COLOURS, MONO, error_html, error_text, esc, human_bytes
-from ..model import ImageDiff, ImageView, PushEvent, PushPhase, PushReport
+from ..model import ImageDiff, ImageView, LayerProgress, PushEvent, PushPhase, PushReport
 from .common import TextRepr, button, html_widget, set_classes, short_digest
 
 Runner = Callable[[Callable[[PushEvent], None]], PushReport]
@@ -86,8 +86,7 @@ class PushMonitor(TextRepr, widgets.VBox):
         self._clock = clock
         self._image = image.image if isinstance(image, ImageDiff) else image
         self._titles = _layer_titles(image)
-        self._layers: dict[str, tuple[PushPhase, int, int]] = {}
-        self._sources: dict[str, str] = {}
+        self._layers: dict[str, LayerProgress] = {}
         self._rows: dict[str, _LayerRow] = {}
         self._last_render: dict[str, float] = {}
         self._lock = threading.RLock()
@@ -109,7 +108,8 @@ class PushMonitor(TextRepr, widgets.VBox):
     def layers(self) -> dict[str, tuple[PushPhase, int, int]]:
         """Each layer id seen so far → (phase, current bytes, total bytes), in the order they appeared."""
         with self._lock:
-            return dict(self._layers)
+            return {layer_id: (state.phase, state.current, state.total)
+                    for layer_id, state in self._layers.items()}
 
     @classmethod
     def show(cls, reference: str, runner: Runner, **kwargs: Any) -> PushMonitor:
@@ -134,7 +134,6 @@ class PushMonitor(TextRepr, widgets.VBox):
                 self.messages.append_stdout("a push is already running\n")
                 return None
             self._layers.clear()
-            self._sources.clear()
             for row in self._rows.values():
                 row.close()
             self._rows.clear()
@@ -158,21 +157,14 @@ class PushMonitor(TextRepr, widgets.VBox):
     def on_event(self, event: PushEvent) -> None:
         """Take one progress event: always keep the state, redraw the bar at most every `throttle` seconds."""
         with self._lock:
-            previous = self._layers.get(event.layer)
-            if previous is not None and previous[0].done and not event.phase.done:
+            state = self._layers.get(event.layer)
+            before = state.phase if state is not None else None
+            if state is None:
+                state = self._layers[event.layer] = LayerProgress(event.layer, event.phase)
+            if not state.advance(event):
                 return          # a late progress line never undoes a finished layer
-            total = event.total or (previous[2] if previous else 0)
-            if event.phase is PushPhase.PUSHED:
-                current = max(event.current, total, previous[1] if previous else 0)
-            elif event.phase is PushPhase.RETRYING and previous:
-                current = event.current or previous[1]
-            else:
-                current = event.current
-            self._layers[event.layer] = (event.phase, current, total)
-            if event.source:
-                self._sources[event.layer] = event.source
             now = self._clock()
-            changed = previous is None or previous[0] is not event.phase
+            changed = before is not event.phase
             last = self._last_render.get(event.layer)
             if changed or event.phase.done or last is None or now - last >= self.throttle:
                 self._last_render[event.layer] = now
@@ -198,10 +190,11 @@ class PushMonitor(TextRepr, widgets.VBox):
             if phase is None:
                 continue
             old = self._layers.get(outcome.id)
-            total = old[2] if old and old[2] else outcome.bytes
-            if old is None or old[0] is not phase:
-                current = total if phase is PushPhase.PUSHED else (old[1] if old else 0)
-                self._layers[outcome.id] = (phase, current, total)
+            total = old.total if old and old.total else outcome.bytes
+            if old is None or old.phase is not phase:
+                current = total if phase is PushPhase.PUSHED else (old.current if old else 0)
+                source = old.source if old else None
+                self._layers[outcome.id] = LayerProgress(outcome.id, phase, current, total, source)
             self._draw_layer(outcome.id)
 
     def _role(self, layer_id: str) -> str:
@@ -246,11 +239,12 @@ class PushMonitor(TextRepr, widgets.VBox):
         """The finished rows that are not the image's layers: (id, what it is, phase, the stream's bytes)."""
         layer_ids = {item.id for item in report.layers}
         rows = []
-        for layer_id, (phase, current, total) in self._layers.items():
+        for layer_id, state in self._layers.items():
             role = self._role(layer_id)
-            if layer_id in layer_ids or not role or not phase.done:
+            if layer_id in layer_ids or not role or not state.phase.done:
                 continue
-            rows.append((layer_id, role, phase, max(total, current) if phase is PushPhase.PUSHED else 0))
+            sent = max(state.total, state.current) if state.phase is PushPhase.PUSHED else 0
+            rows.append((layer_id, role, state.phase, sent))
         return rows
 
     def _row(self, layer_id: str) -> _LayerRow:
@@ -262,7 +256,8 @@ class PushMonitor(TextRepr, widgets.VBox):
         return row
 
     def _draw_layer(self, layer_id: str) -> None:
-        phase, current, total = self._layers[layer_id]
+        state = self._layers[layer_id]
+        phase, current, total = state.phase, state.current, state.total
         row = self._row(layer_id)
         self.renders += 1
         if phase.done:
@@ -279,14 +274,15 @@ class PushMonitor(TextRepr, widgets.VBox):
                            + (f' <span style="color:{COLOURS["muted"]}">{esc(note)}</span>' if note else ""))
 
     def _phase_words(self, layer_id: str) -> str:
-        phase, current, total = self._layers[layer_id]
+        state = self._layers[layer_id]
+        phase, current, total = state.phase, state.current, state.total
         words = _PHASE_TEXT[phase]
         if phase is PushPhase.PUSHING and total >= current and total:
             words += f" {human_bytes(current)} / {human_bytes(total)}"
         elif phase is PushPhase.PUSHING and current:
             words += f" {human_bytes(current)}"
-        elif phase is PushPhase.MOUNTED and layer_id in self._sources:
-            words += f" from {self._sources[layer_id]}"
+        elif phase is PushPhase.MOUNTED and state.source:
+            words += f" from {state.source}"
         elif phase is PushPhase.PUSHED and self.report is not None:
             sent = next((item.bytes for item in self.report.layers if item.id == layer_id), None)
             if sent:

@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from labsupport import handmade, secrets
+from labsupport import secrets
 from labsupport.checks.base import CheckResult
 from labsupport.engine import Engine
 from labsupport.errors import LabError, ManifestInvalid
+from labsupport.lessons import handmade
 from labsupport.lessons.production import assemble_index
 from labsupport.registry import MANIFEST_V2
 
@@ -324,7 +325,7 @@ def test_handmade_with_a_blob_the_registry_lacks(lab_of, by_hand, lab, admin):
 def test_handmade_whose_config_does_not_match_its_layer_is_not_pullable(lab_of, by_hand, admin):
     """All blobs present, but the config's diff id is not the layer's: the registry accepts it, docker refuses."""
     repository = f"{lab_of.learner}/handmade"
-    tar = handmade.layer_tar({"app/hello.txt": f"hello {RUN}\n".encode()})
+    tar = handmade.pack_files({"app/hello.txt": f"hello {RUN}\n".encode()})
     layer = gzip.compress(tar, mtime=0)
     config = handmade.image_config(handmade.sha256(b"not the layer" + RUN.encode()), ["/bin/true"], "amd64")
     for blob in (layer, config):

@@ -21,7 +21,7 @@ from labsupport.course import MythId
 from labsupport.dockerconfig import load_credential
 from labsupport.engine import Engine
 from labsupport.errors import ImageNotFound, LabError, PushFailed, UnknownExercise
-from labsupport.myths import PROOFS, deleted_files, prove
+from labsupport.lessons.myths import PROOFS, deleted_files, prove
 from labsupport.registry import ACCEPT
 
 pytestmark = pytest.mark.docker

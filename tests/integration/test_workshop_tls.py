@@ -16,7 +16,7 @@ from labsupport.config import LabConfig
 from labsupport.dockerconfig import Credential
 from labsupport.engine import Engine
 from labsupport.errors import LabError
-from labsupport.handmade import push_by_hand
+from labsupport.lessons.handmade import push_by_hand
 from labsupport.registry import RegistryClient
 from labsupport.workshop.handout import trust_steps
 from labsupport.workshop.join import join

@@ -142,10 +142,10 @@ def test_predict_with_bad_arguments_prints_the_fix(capsys, state):
 
 
 def test_myth_card_records_the_prediction_and_proves_through_myths(state, monkeypatch):
-    import labsupport.myths
+    import labsupport.lessons.myths
 
     calls = []
-    monkeypatch.setattr(labsupport.myths, "prove", lambda myth_id, config: calls.append(myth_id) or "it is false")
+    monkeypatch.setattr(labsupport.lessons.myths, "prove", lambda myth_id, config: calls.append(myth_id) or "it is false")
     card = notebook.MythCard("full-upload")
     card.predict(True)
     card.run_proof()

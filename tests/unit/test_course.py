@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from labsupport import course, myths
+from labsupport import course
 from labsupport.course import EXERCISES, LESSONS, MYTHS, MythId
 from labsupport.errors import LabError, UnknownExercise
-from labsupport.lessons import catch_up
+from labsupport.lessons import catch_up, myths
 
 
 def test_each_myth_has_exactly_one_proof_and_each_proof_a_myth():

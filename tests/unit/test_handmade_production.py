@@ -10,8 +10,8 @@ import tarfile
 
 import pytest
 
-from labsupport import handmade
 from labsupport.errors import LabError
+from labsupport.lessons import handmade
 from labsupport.lessons.production import IndexEntry, assemble_index, index_document, parse_platform
 from labsupport.refs import is_commit_tag, is_semver_tag
 from labsupport.registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX, OCI_MANIFEST, Manifest
@@ -167,14 +167,14 @@ def members(tar: bytes) -> list[tuple[str, int, bool]]:
         return [(m.name.rstrip("/"), m.mode, m.isdir()) for m in archive]
 
 
-def test_a_layer_tar_is_deterministic_with_folders_first_and_sensible_modes():
+def test_pack_files_is_deterministic_with_folders_first_and_sensible_modes():
     files = {
         "app/hello.sh": b"#!/bin/sh\necho hi\n",
         "app/data/notes.txt": b"notes",
         "/bin/tool": (b"x", 0o700),
     }
-    tar = handmade.layer_tar(files)
-    assert tar == handmade.layer_tar(dict(reversed(list(files.items()))))
+    tar = handmade.pack_files(files)
+    assert tar == handmade.pack_files(dict(reversed(list(files.items()))))
     assert members(tar) == [
         ("app", 0o755, True),
         ("bin", 0o755, True),
@@ -188,7 +188,7 @@ def test_a_layer_tar_is_deterministic_with_folders_first_and_sensible_modes():
 @pytest.mark.parametrize("files", [{}, {"../etc/passwd": b"x"}, {"app/": b"x"}, {"  ": b"x"}])
 def test_a_layer_refuses_no_files_and_paths_outside_the_image(files):
     with pytest.raises(LabError):
-        handmade.layer_tar(files)
+        handmade.pack_files(files)
 
 
 def test_pick_files_copies_regular_files_and_hard_links_with_their_modes():

@@ -1,8 +1,19 @@
-"""The pure diff of a local image against a repository tag and the registry's other repositories."""
+"""The pure diff of a local image against a repository tag and the registry's other repositories, and the
+fold of a push's events per layer."""
 
 from __future__ import annotations
 
-from labsupport.model import Blob, ImageView, Layer, LayerState, RemoteView, diff_image
+from labsupport.model import (
+    Blob,
+    ImageView,
+    Layer,
+    LayerProgress,
+    LayerState,
+    PushEvent,
+    PushPhase,
+    RemoteView,
+    diff_image,
+)
 
 
 def sha(char: str) -> str:
@@ -81,3 +92,33 @@ def test_an_image_of_only_empty_steps_has_nothing_to_push():
     empty = ImageView(sha("0"), (), (ENV, CMD))
     diff = diff_image(empty, "ada/x", HELLO_1_0)
     assert diff.layers == () and diff.upload_bytes == 0
+
+
+# -- one layer's push events, folded ------------------------------------------------------------------------
+
+def fold(*events: PushEvent) -> LayerProgress:
+    state = LayerProgress(events[0].layer, events[0].phase)
+    for event in events:
+        state.advance(event)
+    return state
+
+
+def test_a_layer_counts_bytes_while_pushing_and_a_finished_upload_fills_its_bar():
+    state = fold(PushEvent("a", PushPhase.PREPARING), PushEvent("a", PushPhase.PUSHING, 500, 1000))
+    assert (state.phase, state.current, state.total, state.outcome) == (PushPhase.PUSHING, 500, 1000, None)
+    assert state.advance(PushEvent("a", PushPhase.PUSHED))
+    assert (state.current, state.total, state.outcome) == (1000, 1000, "pushed")
+
+
+def test_a_late_progress_line_never_undoes_a_finished_layer():
+    state = fold(PushEvent("a", PushPhase.EXISTS))
+    assert not state.advance(PushEvent("a", PushPhase.PUSHING, 5, 10))
+    assert (state.phase, state.current, state.total) == (PushPhase.EXISTS, 0, 0)
+
+
+def test_retries_keep_the_bytes_counted_and_a_mount_keeps_its_source():
+    state = fold(PushEvent("a", PushPhase.PUSHING, 40, 90), PushEvent("a", PushPhase.RETRYING),
+                 PushEvent("a", PushPhase.RETRYING))
+    assert (state.retries, state.current, state.total) == (2, 40, 90)
+    mounted = fold(PushEvent("b", PushPhase.WAITING), PushEvent("b", PushPhase.MOUNTED, source="team/base"))
+    assert (mounted.outcome, mounted.source) == ("mounted", "team/base")

@@ -260,6 +260,20 @@ def test_a_blob_named_by_the_classic_image_id_is_the_config():
     assert "the image config" in monitor._rows[image_id.split(":")[1][:12]].label.value
 
 
+@pytest.mark.parametrize("name", sorted(path.name[: -len(".jsonl")] for path in STREAMS.glob("*.jsonl")))
+def test_the_bars_and_the_engine_report_fold_a_stream_alike(name):
+    lines = [json.loads(line) for line in (STREAMS / f"{name}.jsonl").read_text().splitlines()]
+    acc = PushAccumulator("r")
+    try:
+        list(acc.consume(lines))
+    except PushFailed:
+        pass
+    monitor = PushMonitor("r", scripted([]))
+    for event in recorded_events(name):
+        monitor.on_event(event)
+    assert monitor.layers == {item.id: (item.phase, item.current, item.total) for item in acc.layers}
+
+
 def test_a_late_progress_line_never_undoes_a_finished_layer():
     monitor = PushMonitor("r", scripted([]))
     monitor.on_event(PushEvent("eeeeeeeeeeee", PushPhase.PUSHED, 0, 10))

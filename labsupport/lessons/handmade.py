@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import platform as host_platform
-import posixpath
-import tarfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .errors import LabError
-from .registry import MANIFEST_V2
+from ..errors import LabError
+from ..layers import deterministic_tar, layer_members
+from ..registry import MANIFEST_V2
 
 LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 IMAGE_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -72,16 +70,7 @@ def _mode(content: FileContent) -> tuple[bytes, int]:
     return content, 0o755 if executable else 0o644
 
 
-def _folders(paths: Iterable[str]) -> list[str]:
-    """Every parent folder of the paths, shallowest first, so the tar creates them before their files."""
-    found: set[str] = set()
-    for path in paths:
-        parts = path.split("/")[:-1]
-        found.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-    return sorted(found, key=lambda p: (p.count("/"), p))
-
-
-def layer_tar(files: Mapping[str, FileContent]) -> bytes:
+def pack_files(files: Mapping[str, FileContent]) -> bytes:
     """A deterministic uncompressed layer tar of `files` (paths relative to /), with their parent folders."""
     if not files:
         raise LabError("a layer needs at least one file", fix='push_by_hand(..., {"hello.txt": b"hi"})')
@@ -93,31 +82,18 @@ def layer_tar(files: Mapping[str, FileContent]) -> bytes:
                 f"{path!r} is not a file path inside the image", fix="use paths such as app/hello.sh"
             )
         clean[name] = _mode(content)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for folder in _folders(clean):
-            info = tarfile.TarInfo(folder + "/")
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name in sorted(clean):
-            data, mode = clean[name]
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return deterministic_tar(clean)
 
 
 def pick_files(layer: bytes, paths: Sequence[str]) -> dict[str, tuple[bytes, int]]:
-    """Copy files out of an uncompressed layer tar (e.g. the base image's bin/busybox), with their modes."""
+    """Copy files out of a layer's tar (e.g. the base image's bin/busybox), with their modes."""
     wanted = {path.lstrip("/") for path in paths}
     picked: dict[str, tuple[bytes, int]] = {}
-    with tarfile.open(fileobj=io.BytesIO(layer), mode="r:") as tar:
-        for member in tar:
-            name = posixpath.normpath("/" + member.name).lstrip("/")
-            if name in wanted and (member.isreg() or member.islnk()):
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    picked[name] = (handle.read(), member.mode & 0o7777)
+    for member in layer_members(layer):
+        if member.path in wanted:
+            content = member.content()
+            if content is not None:
+                picked[member.path] = (content, member.info.mode & 0o7777)
     missing = wanted - set(picked)
     if missing:
         raise LabError(
@@ -201,7 +177,7 @@ def push_by_hand(
     `repository` is the path in the registry (`learner/handmade`). `cmd` is what a container runs; the files
     must hold that program (e.g. bin/busybox picked from the base image with `pick_files`).
     """
-    tar = layer_tar(files)
+    tar = pack_files(files)
     layer = gzip.compress(tar, compresslevel=6, mtime=0)
     diff_id = sha256(tar)
     steps: list[str] = [f"layer: {len(tar)} bytes of tar (diff id {diff_id}), {len(layer)} bytes gzipped"]

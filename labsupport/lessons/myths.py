@@ -13,11 +13,8 @@ appears in it.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
-import tarfile
 import tempfile
 import time
 import uuid
@@ -30,17 +27,18 @@ import docker.errors
 import httpx
 import requests
 
-from . import refs
-from .cards import human_bytes
-from .config import LabConfig, repo_root
-from .course import MythId
-from .dockercli import run_docker
-from .dockerconfig import Credential, config_dir
-from .engine import Engine
-from .errors import ImageNotFound, LabError, PushFailed, RegistryError, UnknownExercise
-from .lab import Credentials
-from .model import PushReport
-from .registry import RegistryClient
+from .. import refs
+from ..cards import human_bytes
+from ..config import LabConfig, repo_root
+from ..course import MythId
+from ..dockercli import run_docker
+from ..dockerconfig import Credential, config_dir
+from ..engine import Engine
+from ..errors import ImageNotFound, LabError, PushFailed, RegistryError, UnknownExercise
+from ..lab import Credentials
+from ..layers import LayerUnion, Member
+from ..model import PushReport
+from ..registry import RegistryClient
 
 #: The image lessons 01-05 build and the proofs start from when it exists.
 HELLO_IMAGE = "hello-lab:1.0"
@@ -381,22 +379,12 @@ class DeletedFile:
 
 def deleted_files(layer_blobs: list[bytes]) -> list[DeletedFile]:
     """Files a later layer deletes but an earlier layer still carries, from the layers' (gzipped) tars."""
-    added: dict[str, tuple[int, str]] = {}
-    found: list[DeletedFile] = []
-    for index, blob in enumerate(layer_blobs):
-        data = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for member in tar.getmembers():
-                path = member.name[2:] if member.name.startswith("./") else member.name.lstrip("/")
-                folder, _, name = path.rpartition("/")
-                if name.startswith(".wh.") and name != ".wh..wh..opq":
-                    gone = f"{folder}/{name[4:]}" if folder else name[4:]
-                    hidden = [key for key in added if key == gone or key.startswith(gone + "/")]
-                    for key in hidden:
-                        layer, content = added.pop(key)
-                        found.append(DeletedFile(key, layer, index, content))
-                elif member.isfile():
-                    handle = tar.extractfile(member)
-                    raw = handle.read(4096) if handle else b""
-                    added[path] = (index, raw.decode("utf-8", errors="replace"))
-    return found
+    union: LayerUnion[str] = LayerUnion(_text_start)
+    return [DeletedFile(item.path, item.layer, item.deleted_by, item.kept)
+            for item in union.add_all(layer_blobs) if item.kept is not None]
+
+
+def _text_start(member: Member) -> str | None:
+    """The first 4 kB of a regular file as text (what the proof shows of a deleted file), None for others."""
+    raw = member.content(4096) if member.info.isfile() else None
+    return raw.decode("utf-8", errors="replace") if raw is not None else None
