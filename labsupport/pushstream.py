@@ -245,7 +245,8 @@ _KNOWN = (  # (kind, substrings of the engine's text, lowercased; a tuple: all o
     ("registry-down", ("connection refused", "dial tcp", "no such host", "i/o timeout", "no route to host",
                        "connection reset by peer", "network is unreachable", "tls handshake timeout",
                        # containerd: the registry died mid-request (its reply cut off, or the upload's write)
-                       (": eof", "failed to do request"), ("broken pipe", "failed to do request"))),
+                       (": eof", "failed to do request"), ("broken pipe", "failed to do request"),
+                       ("use of closed network connection", "failed to do request"))),
 )
 _HUB_KINDS = {"no-credentials", "unauthorized", "denied", "registry-down"}
 

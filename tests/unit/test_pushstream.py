@@ -366,6 +366,9 @@ def test_unmatched_ids_stay_without_a_remote_view_and_are_dropped_with_one():
     (('failed to copy: failed to do request: Put "http://localhost:5000/v2/a/b/blobs/uploads/u?digest=sha256%3A0"'
       ': readfrom tcp 127.0.0.1:1->127.0.0.1:5000: write tcp 127.0.0.1:1->127.0.0.1:5000: write: broken pipe'),
      "registry-down"),                                   # both from a registry killed mid-push (containerd)
+    (('failed to copy: failed to do request: Put "http://localhost:5000/v2/a/b/blobs/uploads/u?digest=sha256%3A0"'
+      ': readfrom tcp 127.0.0.1:1->127.0.0.1:5000: write tcp 127.0.0.1:1->127.0.0.1:5000: use of closed network '
+      'connection'), "registry-down"),                  # the same, when containerd closed the socket first
     ("blob upload unknown: write failed: no space left on device", "disk-full"),
     (("unknown: unexpected status from HEAD request to http://localhost:5000/v2/a/b/blobs/sha256:0: "
       "401 Unauthorized"), "unauthorized"),
