@@ -65,12 +65,13 @@ def cli_build(folder: Path, tag: str, *, base: str, labels: dict[str, str] | Non
 def fresh_build_cache() -> bool:
     """Empty BuildKit's build cache, as on a learner's machine where no test rebuilt a step with --no-cache
     (after one, BuildKit holds two results of that step and a build may reuse either); True when emptied.
+    All of it (-a): `prune -f` keeps records a later build still reuses on a long-used engine.
     The legacy builder's cache is the local images themselves: nothing to empty."""
     from labsupport.dockercli import builds_with_buildkit
 
     if not builds_with_buildkit():
         return False
-    done = subprocess.run(["docker", "builder", "prune", "-f"], capture_output=True, text=True, timeout=300,
+    done = subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, text=True, timeout=300,
                           check=False)
     assert done.returncode == 0, f"docker builder prune failed: {done.stderr[-800:]}"
     return True
