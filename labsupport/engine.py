@@ -228,7 +228,11 @@ class Engine:
         with self._saved(ref) as (tar, config, paths):
             for diff_id, path in zip(config["rootfs"]["diff_ids"], paths):
                 data = tar.extractfile(path).read()  # type: ignore[union-attr]
-                yield diff_id, decompress(data)
+                try:
+                    yield diff_id, decompress(data)
+                except ValueError as exc:  # zstd or a damaged gzip stream: say so, never a traceback
+                    raise LabError(f"a layer of {ref} cannot be read here: {exc}",
+                                   fix=f"build {ref} again (the default gzip layers): docker build -t {ref} …") from exc
 
     def layer_tar(self, ref: str, diff_id: str) -> bytes:
         """The uncompressed tar of one layer of an image, by its diff id."""

@@ -6,7 +6,9 @@ EngineUnavailable; a local index is read as typed entries, and not at all on the
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 import requests
 
 from labsupport.engine import Engine, IndexEntry, PullResult
-from labsupport.errors import EngineUnavailable, ImageNotFound
+from labsupport.errors import EngineUnavailable, ImageNotFound, LabError
 
 REF = "localhost:5000/ada/handmade:1.0"
 CONTAINERD = [["driver-type", "io.containerd.snapshotter.v1"]]
@@ -129,3 +131,30 @@ def test_the_local_index_of_a_missing_image_and_on_the_classic_store():
         eng.local_index("hello-lab:9")
     classic = Engine(StubClient(StubApi(), []))  # type: ignore[arg-type]
     assert classic.local_index("hello-lab:1.0") == []
+
+
+def saved_image(*layers: bytes) -> bytes:
+    """What `docker save` streams: manifest.json, a config, and the layer files."""
+    files = {"config.json": json.dumps({"rootfs": {"diff_ids": [f"sha256:{n:064x}" for n in range(len(layers))]}})
+             .encode(), "manifest.json": json.dumps([{"Config": "config.json", "Layers": [
+                 f"l{n}.tar" for n in range(len(layers))]}]).encode()}
+    files.update({f"l{n}.tar": data for n, data in enumerate(layers)})
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_layer_this_machine_cannot_read_is_a_lab_error_with_a_fix_not_a_traceback():
+    eng, stub = engine()
+    plain = b"plain tar bytes"
+    stub.get_image = lambda ref: iter([saved_image(plain, b"\x28\xb5\x2f\xfd zstd frame")])  # type: ignore[attr-defined]
+    layers = eng.layer_tars("hello-lab:1.0")
+    assert next(layers) == ("sha256:" + "0" * 64, plain)
+    with pytest.raises(LabError) as caught:
+        next(layers)
+    assert "zstd" in caught.value.message and "hello-lab:1.0" in caught.value.message
+    assert caught.value.fix.startswith("build hello-lab:1.0 again")
