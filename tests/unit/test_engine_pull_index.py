@@ -6,9 +6,7 @@ EngineUnavailable; a local index is read as typed entries, and not at all on the
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +17,7 @@ import requests
 
 from labsupport.engine import Engine, IndexEntry, PullResult
 from labsupport.errors import EngineUnavailable, ImageNotFound, LabError
+from tests.layertars import tar_of
 
 REF = "localhost:5000/ada/handmade:1.0"
 CONTAINERD = [["driver-type", "io.containerd.snapshotter.v1"]]
@@ -139,13 +138,7 @@ def saved_image(*layers: bytes) -> bytes:
              .encode(), "manifest.json": json.dumps([{"Config": "config.json", "Layers": [
                  f"l{n}.tar" for n in range(len(layers))]}]).encode()}
     files.update({f"l{n}.tar": data for n, data in enumerate(layers)})
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    return tar_of(*files.items())
 
 
 def test_a_layer_this_machine_cannot_read_is_a_lab_error_with_a_fix_not_a_traceback():
