@@ -238,6 +238,8 @@ _KNOWN = (  # (kind, substrings of the engine's text, lowercased; a tuple: all o
     ("https-required", ("server gave http response to https client",)),
     # the registry's storage driver said it (classic), or the registry's log that engine.py adds says it
     ("registry-full", (("no space left on device", "filesystem: "), ("no space left on device", "registry's log"))),
+    # the registry read a link file its full disk cut short (the containerd store stops at that HEAD's 500)
+    ("registry-damaged", ("invalid checksum digest",)),   # its format (empty), its length (cut)
     ("disk-full", ("no space left on device",)),
     ("no-credentials", ("no basic auth credentials",)),
     ("unauthorized", ("unauthorized:", "incorrect username or password", ": 401 unauthorized")),
@@ -337,6 +339,12 @@ def _disk_full(*, shown: str, **_: object) -> tuple[str, str]:
     return "a disk filled up during the push: the registry's storage or the engine's own", fix
 
 
+def _cut_links(container: str) -> str:
+    """The command that deletes the registry's link files a full disk cut short: every whole link is the 71
+    characters `sha256:<64 hex>`; busybox, because the registry image has it (ours and the public one)."""
+    return f"docker exec {container} busybox find /var/lib/registry -name link -size -71c -exec busybox rm {{}} +"
+
+
 def _registry_full(*, host: str, lab: str, alias: bool, container: str, shown: str,
                    **_: object) -> tuple[str, str]:
     why = (f"the registry at {host} is out of disk space (no space left on device in its storage), so it "
@@ -345,8 +353,18 @@ def _registry_full(*, host: str, lab: str, alias: bool, container: str, shown: s
     if host != lab and not alias:
         return why, f"ask that registry's operator to free space, then docker push {shown}"
     return why, (f"labsupport reset <exercise> (deletes its tags), then docker exec {container} registry "
-                 f"garbage-collect /etc/docker/registry/config.yml && docker restart {container}; "
-                 f"then docker push {shown}")
+                 f"garbage-collect /etc/docker/registry/config.yml && {_cut_links(container)} && "
+                 f"docker restart {container}; then docker push {shown}")
+
+
+def _registry_damaged(*, host: str, lab: str, alias: bool, container: str, shown: str,
+                      **_: object) -> tuple[str, str]:
+    why = (f"the registry at {host} holds a link file that is cut short (written while its disk was full), "
+           "so it answers 500 where it should say whether it has a layer; the classic engine uploads the "
+           "layer again, the containerd image store stops there")
+    if host != lab and not alias:
+        return why, f"ask that registry's operator to repair its storage, then docker push {shown}"
+    return why, f"{_cut_links(container)}; then docker push {shown}"
 
 
 def _no_credentials(*, host: str, who: str, alias: bool, lab: str, **_: object) -> tuple[str, str]:
@@ -390,7 +408,8 @@ def _unknown(*, shown: str, **_: object) -> tuple[str, str]:
 
 _TEXTS: dict[str, Callable[..., tuple[str, str]]] = {
     "no-local-image": _no_local_image, "tag-missing": _tag_missing, "https-required": _https_required,
-    "registry-full": _registry_full, "disk-full": _disk_full, "no-credentials": _no_credentials,
+    "registry-full": _registry_full, "registry-damaged": _registry_damaged, "disk-full": _disk_full,
+    "no-credentials": _no_credentials,
     "unauthorized": _unauthorized,
     "denied": _denied, "registry-down": _registry_down, "no-registry-host": _no_registry_host,
     "unknown": _unknown,

@@ -238,6 +238,48 @@ def test_a_full_registry_says_so_with_the_way_to_free_it_and_works_again_after(
         assert assert_every_tag_is_whole(registry) == 2
 
 
+def test_a_link_cut_short_by_a_full_disk_is_named_and_its_repair_works(hx_lab, docker_client, local_tags,
+                                                                        tmp_path, monkeypatch):
+    """A registry whose disk filled up mid-push can keep a layer's link file cut short: it then answers 500 to
+    the HEAD that asks whether it has the layer. The classic engine uploads the layer again (and the link is
+    written whole); the containerd store stops, and the fix, run as printed, repairs the registry."""
+    lab = hx_lab()
+    lab.up()
+    monkeypatch.setenv("DOCKER_CONFIG", str(login(lab, tmp_path / "docker-config")))
+    engine = Engine(docker_client, config=lab.config)
+    first, second = (lab.config.ref("hx-cut", tag) for tag in ("1", "2"))
+    local_tags.extend([first, second])
+    build_random(engine, tmp_path / "cut", first, [64 * 1024], lab.config.base_image)
+    with registry_of(lab) as registry:
+        layer = registry.image_manifest(f"{lab.config.learner}/hx-cut",
+                                        engine.push(first, registry).digest).layers[-1].digest
+    link = (f"/var/lib/registry/docker/registry/v2/repositories/{lab.config.learner}/hx-cut/_layers/sha256/"
+            f"{layer.split(':', 1)[1]}/link")
+    container = docker_client.containers.get(lab.config.container)
+    assert container.exec_run(["busybox", "sh", "-c", f"printf sha256:38 > {link}"]).exit_code == 0
+    container.restart()   # the registry's cache of what it has, gone as after the full disk's fix
+    lab.up()
+    docker_client.api.tag(first, second.rsplit(":", 1)[0], "2")
+
+    if engine.info().image_store == "classic":
+        engine.push(second)
+    else:
+        with pytest.raises(PushFailed) as caught:
+            engine.push(second)
+        error = caught.value
+        assert error.kind == "registry-damaged", error.raw
+        assert "cut short" in error.explanation
+        repair = re.fullmatch(r"(docker exec .+?); then docker push (\S+)", error.fix)
+        assert repair and repair.group(2) == second, error.fix
+        done = subprocess.run(repair.group(1), shell=True, capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        engine.push(second)
+    with registry_of(lab) as registry:
+        assert registry.get_blob(f"{lab.config.learner}/hx-cut", layer)   # whole again, checked by its digest
+        assert assert_every_tag_is_whole(registry) == 2
+
+
 # -- 3. no engine, and a stopped registry --------------------------------------------------------------------
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -181,6 +181,23 @@ def test_the_registry_out_of_space_is_told_apart_from_the_engines_disk():
     assert classify("write /var/lib/docker/tmp/x: no space left on device") == "disk-full"
 
 
+def test_a_link_cut_short_by_a_full_disk_names_the_files_to_delete():
+    """The 500 the containerd store stops at (HEAD of a blob whose link file is cut short) names the repair."""
+    raw = ("unexpected status from HEAD request to http://localhost:5000/v2/learner/big/blobs/sha256:38: 500 "
+           "Internal Server Error (the lab registry's log: invalid checksum digest format)")
+    lab = explain("localhost:5000/learner/big:1", raw, lab_registry="localhost:5000", learner="learner",
+                  lab_container="hx-reg")
+    assert lab.kind == "registry-damaged" and "cut short" in lab.explanation
+    assert classify(raw.replace("format", "length")) == "registry-damaged"   # a link cut, not emptied
+    assert lab.fix == ("docker exec hx-reg busybox find /var/lib/registry -name link -size -71c -exec busybox rm "
+                       "{} +; then docker push localhost:5000/learner/big:1")
+    elsewhere = explain("ghcr.io/ada/big:1", raw, lab_registry="localhost:5000")
+    assert elsewhere.kind == "registry-damaged" and "busybox" not in elsewhere.fix
+    full = explain("localhost:5000/learner/big:1", "filesystem: write /x: no space left on device",
+                   lab_registry="localhost:5000", lab_container="hx-reg")
+    assert "garbage-collect /etc/docker/registry/config.yml && docker exec hx-reg busybox find" in full.fix
+
+
 # -- whole command lines --------------------------------------------------------------------------------------
 
 # Each command's own flags (a value after those that take one); not `lab` (JupyterLab) nor `release` (writes).
