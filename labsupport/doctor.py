@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from .checks.fixes import LAB_UP, login_command
 from .config import LabConfig
 from .dockercli import builder
 from .dockerconfig import load_credential, stored_registries
@@ -133,9 +134,9 @@ def _container(lab: Lab) -> Finding:
         return Finding("registry", OK, f"the workshop's registry at {lab.config.registry}, run by your instructor")
     name = lab.config.container
     if status.container == "missing":
-        return Finding("registry", FAIL, f"no container {name}", "labsupport up")
+        return Finding("registry", FAIL, f"no container {name}", LAB_UP)
     if status.container != "running":
-        return Finding("registry", FAIL, f"container {name} is {status.container}", "labsupport up")
+        return Finding("registry", FAIL, f"container {name} is {status.container}", LAB_UP)
     if status.health == "unhealthy":
         return Finding("registry", FAIL, f"container {name} is running but unhealthy",
                        f"docker logs {name}; then labsupport down && labsupport up")
@@ -164,7 +165,7 @@ def _credential(config: LabConfig) -> Finding:
         stored = stored_registries()
     except LabError as exc:
         return Finding("login", FAIL, exc.message, exc.fix or "")
-    login = f"docker login {config.registry} -u {config.learner} (password: labsupport credentials)"
+    login = login_command(config)
     if credential is None:
         aliases = [r for r in stored if _is_alias(r, config.registry)]
         if aliases:

@@ -393,6 +393,18 @@ def is_semver_tag(tag: str) -> bool:
     return bool(SEMVER_TAG.fullmatch(tag))
 
 
+#: How many hex characters of a commit id the course tags an image with (lesson 08, production.tags): plenty to
+#: be unique within a project.
+COMMIT_TAG_LENGTH = 12
+
+
+def commit_tag(commit: str) -> str:
+    """The tag the course makes of a full commit id: its first COMMIT_TAG_LENGTH characters, or a few more
+    when those are digits only (a tag of digits reads as a version)."""
+    return next((commit[:n] for n in range(COMMIT_TAG_LENGTH, len(commit) + 1) if not commit[:n].isdigit()),
+                commit)
+
+
 def is_commit_tag(tag: str) -> bool:
     """Whether a tag reads as a git commit id (7-40 lowercase hex); a pure-digit one is taken as a version."""
     return bool(COMMIT_TAG.fullmatch(tag)) and not tag.isdigit()

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -163,6 +164,18 @@ def lab_env(config: LabConfig) -> dict[str, str]:
         "LAB_REGISTRY_IMAGE": config.registry_image,
         "LAB_BASE_IMAGE": config.base_image,
     }
+
+
+def run_hint(hint: str, config: LabConfig, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a check's hint as printed, the way a learner pastes it into a terminal: `bash -c` with the venv's
+    bin on PATH (for `labsupport`), the lab's LAB_* variables and this test's DOCKER_CONFIG; fails the test
+    with the hint's output when it fails."""
+    env = {**os.environ, **lab_env(config),
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    done = subprocess.run(["bash", "-c", hint], env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    assert done.returncode == 0, f"the hint {hint!r} failed ({done.returncode}): {done.stdout}{done.stderr}"
+    return done
 
 
 @pytest.fixture

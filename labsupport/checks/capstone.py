@@ -10,10 +10,12 @@ from __future__ import annotations
 import posixpath
 
 from .. import secrets
+from ..config import repo_root
 from ..errors import BlobUnknown, ManifestUnknown
 from ..refs import is_commit_tag, is_semver_tag
 from .base import OK, CheckContext, CheckResult, exercise
 from .hood import pull_hint
+from .production import lesson_commit
 from .pulled import (
     PulledImage,
     app_folder,
@@ -32,7 +34,6 @@ REPOSITORY = "capstone"
 #: The file names of notebooks/apps/capstone that the image carries (a test keeps this equal to the folder).
 APP_FILES = frozenset({"capstone.sh", "VERSION"})
 APP_PROGRAM = "capstone.sh"
-COMMIT = "$(git rev-parse --short HEAD)"
 
 
 def cache_order_problem(image: PulledImage, scan: secrets.ImageScan) -> str | None:
@@ -64,7 +65,8 @@ def check_ship(ctx: CheckContext) -> CheckResult:  # noqa: C901 (the capstone's 
     """`<learner>/capstone`: semver + commit tag on one digest, cache-friendly, no secret, pullable."""
     config = ctx.config
     repository = f"{config.learner}/{REPOSITORY}"
-    version_ref, commit_ref = config.ref(REPOSITORY, "1.0.0"), config.ref(REPOSITORY, COMMIT)
+    commit = lesson_commit(repo_root() / "notebooks" / "apps" / REPOSITORY)   # what lesson 10 tags with
+    version_ref, commit_ref = config.ref(REPOSITORY, "1.0.0"), config.ref(REPOSITORY, commit)
     ship = (
         build_command(config, "capstone", version_ref) + f" && docker tag {version_ref} {commit_ref}"
         f" && docker push {commit_ref}"

@@ -8,17 +8,13 @@ name the user and the host only.
 from __future__ import annotations
 
 from .. import refs
-from ..config import LabConfig
 from ..dockerconfig import config_dir, stored_registries
 from ..errors import DockerConfigError, InvalidReference, RegistryUnreachable, Unauthorized
 from ..registry import RegistryClient
 from .base import OK, CheckContext, CheckResult, exercise
+from .fixes import LAB_UP, login_command
 
-
-def login_command(config: LabConfig) -> str:
-    """The exact login for the lab: its password piped in from `labsupport credentials`, never typed."""
-    return (f"labsupport credentials --password | docker login {config.registry} -u {config.learner} "
-            "--password-stdin")
+__all__ = ["check_logged_in", "login_command", "loopback_aliases"]
 
 
 def loopback_aliases(stored: list[str], registry: str) -> list[str]:
@@ -66,7 +62,6 @@ def check_logged_in(ctx: CheckContext) -> CheckResult:
                            hint=login)
         except RegistryUnreachable as down:
             raise RegistryUnreachable(down.message, status=down.status, code=down.code,
-                                      fix="labsupport up   (starts the lab registry; then check again)"
-                                      ) from down
+                                      fix=LAB_UP) from down
     return _result(OK, f"the Docker client is logged in to {config.registry} as {credential.username!r} and "
                    "the registry accepts it")

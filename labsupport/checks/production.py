@@ -6,7 +6,12 @@ manifest), and whether `multi:1.0` is an index of at least two runnable platform
 
 from __future__ import annotations
 
-from ..refs import is_commit_tag
+import hashlib
+import subprocess
+from pathlib import Path
+
+from ..refs import COMMIT_TAG_LENGTH, commit_tag, is_commit_tag
+from . import images
 from .base import OK, CheckContext, CheckResult, exercise
 from .pulled import app_folder, build_command, repository_tags
 
@@ -15,7 +20,21 @@ INDEX = "production.index"
 REPOSITORY = "hello-lab"
 VERSION, MINOR = "1.2.0", "1.2"
 MULTI, MULTI_TAG = "multi", "1.0"
-COMMIT = "$(git rev-parse --short HEAD)"
+
+
+def lesson_commit(app: Path | None = None) -> str:
+    """The commit tag lesson 08 makes: the id of HEAD of the git checkout that holds the app, at the course's
+    length (refs.commit_tag); outside a git checkout, a stand-in id made from the app's files."""
+    folder = app or images.app_dir()
+    try:
+        asked = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                               timeout=30, check=False)
+        full = asked.stdout.strip() if asked.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):  # no git on this machine
+        full = ""
+    if not full:
+        full = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())).hexdigest()
+    return commit_tag(full)
 
 
 def _short(digest: str | None) -> str:
@@ -24,25 +43,29 @@ def _short(digest: str | None) -> str:
 
 @exercise(TAGS)
 def check_tags(ctx: CheckContext) -> CheckResult:
-    """`1.2.0`, `1.2` and a commit-id tag of `<learner>/hello-lab` all resolve to one manifest digest."""
+    """`1.2.0`, `1.2` and the commit tag lesson 08 makes (HEAD's id, `lesson_commit`) of
+    `<learner>/hello-lab` all resolve to one manifest digest."""
     config = ctx.config
     repository = f"{config.learner}/{REPOSITORY}"
     version_ref, minor_ref = config.ref(REPOSITORY, VERSION), config.ref(REPOSITORY, MINOR)
-    commit_ref = config.ref(REPOSITORY, COMMIT)
+    commit = lesson_commit()
+    commit_ref = config.ref(REPOSITORY, commit)
     tags = repository_tags(ctx, repository)
     digests = {
         tag: ctx.registry.head_manifest(repository, tag)
         for tag in tags
-        if tag in (VERSION, MINOR) or is_commit_tag(tag)
+        if tag in (VERSION, MINOR, commit) or is_commit_tag(tag)
     }
     digests = {tag: digest for tag, digest in digests.items() if digest}  # deleted since the listing
-    commits = sorted(tag for tag in digests if is_commit_tag(tag))
+    others = sorted(tag for tag in digests if is_commit_tag(tag) and tag != commit)
     missing = [
         name
         for name, there in (
             (VERSION, VERSION in digests),
             (MINOR, MINOR in digests),
-            ("a commit id (7-40 hex)", bool(commits)),
+            (f"{commit} (HEAD's commit id at {COMMIT_TAG_LENGTH} characters, as the lesson makes it"
+             + (f", which {', '.join(others)} is not" if others else "") + ")",
+             commit in digests),
         )
         if not there
     ]
@@ -76,22 +99,20 @@ def check_tags(ctx: CheckContext) -> CheckResult:
             hint=f"docker pull {version_ref} && docker tag {version_ref} {minor_ref} "
             f"&& docker push {minor_ref}",
         )
-    matching = [tag for tag in commits if digests[tag] == target]
-    if not matching:
-        listed = ", ".join(f"{tag} → {_short(digests[tag])}" for tag in commits)
+    if digests[commit] != target:
         return CheckResult(
             TAGS,
             False,
             "different-digests",
-            f"no commit tag points at {VERSION}'s digest {_short(target)} ({listed}): the commit "
-            "tag must name the very image that was released",
+            f"the commit tag {commit} points at {_short(digests[commit])} but {VERSION} at {_short(target)}: "
+            "the commit tag must name the very image that was released",
             hint=f"docker tag {version_ref} {commit_ref} && docker push {commit_ref}",
         )
     return CheckResult(
         TAGS,
         True,
         OK,
-        f"{VERSION}, {MINOR} and the commit tag {matching[0]} of {repository} all resolve to {target}",
+        f"{VERSION}, {MINOR} and the commit tag {commit} of {repository} all resolve to {target}",
     )
 
 

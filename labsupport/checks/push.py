@@ -21,10 +21,13 @@ from ..errors import (
     Unauthorized,
 )
 from ..model import RemoteView
-from . import images, tagging
+from . import images, login, tagging
 from .base import OK, CheckContext, CheckResult, exercise
+from .fixes import LAB_UP, login_then
 
-LAB_FIX = "labsupport up   (starts or repairs the lab registry; then check again)"
+#: push.pushed's mistakes found before the login in the causal order (no image, no lab name): they keep their
+#: code when the Docker client is not logged in either, and their hint gains the login before its push.
+BEFORE_LOGIN = ("not-tagged",)
 
 
 def repository(config: LabConfig) -> str:
@@ -38,10 +41,10 @@ def lab_registry_errors() -> Iterator[None]:
     try:
         yield
     except RegistryUnreachable as down:
-        raise LabNotRunning(f"the lab registry does not answer: {down.message}", fix=LAB_FIX) from down
+        raise LabNotRunning(f"the lab registry does not answer: {down.message}", fix=LAB_UP) from down
     except Unauthorized as refused:
         raise LabNotRunning(f"the lab registry refuses the lab's own credential: {refused.message}",
-                            fix=LAB_FIX) from refused
+                            fix=LAB_UP) from refused
 
 
 def pushed_tags(ctx: CheckContext, repo: str) -> list[str]:
@@ -95,9 +98,39 @@ def _result(code: str, message: str, hint: str = "") -> CheckResult:
     return CheckResult("push.pushed", code == OK, code, message, hint=hint)
 
 
+def logged_in_first(ctx: CheckContext, result: CheckResult, keep: tuple[str, ...] = BEFORE_LOGIN) -> CheckResult:
+    """A failed result whose fix pushes, when the Docker client holds no credential the lab accepts: the login
+    lesson 04 teaches comes first in its hint (a push without it fails with `no basic auth credentials`, and
+    the same hint again would be a loop); a mistake made after the login in the causal order is named
+    `not-logged-in`, as the first broken precondition; one in `keep` (found before it) keeps its code."""
+    if result.passed or "docker push" not in result.hint:
+        return result
+    logged_in = login.check_logged_in(ctx)
+    if logged_in.passed:
+        return result
+    refused = ("`docker push` fails with `no basic auth credentials`" if logged_in.code == "no-credential"
+               else "the registry refuses a push")
+    hint = login_then(logged_in.hint, result.hint)
+    if result.code in keep:
+        return CheckResult(result.exercise, False, result.code,
+                           f"{result.message}; and {logged_in.message}, so {refused}: log in first", hint=hint)
+    return CheckResult(result.exercise, False, "not-logged-in",
+                       f"{logged_in.message}, so {refused} ({result.message}): log in first (lesson 04), "
+                       "then push", hint=hint)
+
+
 @exercise("push.pushed")
 def check_pushed(ctx: CheckContext) -> CheckResult:
-    """The registry holds `<learner>/hello-lab:1.0` and its layers are those of the local image."""
+    """The registry holds `<learner>/hello-lab:1.0` and its layers are those of the local image.
+
+    The preconditions in causal order, the first broken one reported: the registry answers (else a LabError),
+    the local image exists, it has the lab's name, the Docker client holds a credential the lab accepts, the
+    registry holds the tag, and its layers are the local image's.
+    """
+    return logged_in_first(ctx, _pushed(ctx))
+
+
+def _pushed(ctx: CheckContext) -> CheckResult:
     config, engine = ctx.config, ctx.engine
     repo, tag = repository(config), "1.0"
     target, source = tagging.target_ref(config, tag), images.local_ref(tag)
@@ -135,7 +168,8 @@ def check_pushed(ctx: CheckContext) -> CheckResult:
                      if index >= len(remote.diff_ids) or remote.diff_ids[index] != diff_id)
         verb = "differs" if differ == 1 else "differ"
         return _result("layers-differ", f"the registry's {repo}:{tag} is not the local {source}: {differ} of "
-                       f"its {len(newest.diff_ids)} layers {verb} (rebuilt after the push?)",
+                       f"its {len(newest.diff_ids)} layers {verb}: {source} was rebuilt after the push (a rerun "
+                       "of lesson 01, say); push the new build, so that the registry holds what you have here",
                        hint=push_command(config, tag, tagged=tagged, same=same))
     return _result(OK, f"the registry holds {repo}:{tag} ({_tag_digest(remote)}), layer for layer "
                    f"the local {source}")

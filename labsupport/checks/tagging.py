@@ -8,6 +8,7 @@ reference went wrong (no host, the loopback alias as host, another namespace, re
 from __future__ import annotations
 
 from collections.abc import Iterable
+from difflib import SequenceMatcher
 
 from .. import refs
 from ..config import LabConfig
@@ -67,15 +68,28 @@ def diagnose_name(name: str, config: LabConfig, tag: str = "1.0") -> tuple[str, 
     return None
 
 
+def closeness(name: str, config: LabConfig, code: str, tag: str = "1.0") -> tuple[float, int, float]:
+    """How close a mistaken name is to the exercise's reference, to sort attempts by: first how alike its
+    repository's last part is to `hello-lab` (difflib's ratio: a leftover `…/multi:1.0-amd64` is no attempt
+    at it), then how near its mistake is (CLOSENESS), then how alike the whole names are."""
+    target = target_ref(config, tag)
+    try:
+        last = refs.parse(name, default_tag="latest").repository.rsplit("/", 1)[-1]
+    except InvalidReference:
+        last = name
+    return (SequenceMatcher(None, last, images.REPOSITORY).ratio(), CLOSENESS.index(code),
+            SequenceMatcher(None, name, target).ratio())
+
+
 def nearest_mistake(names: Iterable[str], config: LabConfig, tag: str = "1.0",
                     skip: Iterable[str] = ()) -> tuple[str, str] | None:
     """The mistake of the name closest to the exercise's reference among an image's names (None if none)."""
     skipped = set(skip)
-    found = [hit for name in names if name not in skipped
+    found = [(name, hit) for name in sorted(set(names)) if name not in skipped
              for hit in [diagnose_name(name, config, tag)] if hit is not None]
     if not found:
         return None
-    return max(found, key=lambda hit: CLOSENESS.index(hit[0]))
+    return max(found, key=lambda pair: closeness(pair[0], config, pair[1][0], tag))[1]
 
 
 def _result(code: str, message: str, hint: str = "") -> CheckResult:

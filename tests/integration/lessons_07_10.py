@@ -16,6 +16,7 @@ import docker.errors
 import httpx
 
 from labsupport.checks.base import CheckResult, run_check
+from labsupport.checks.production import lesson_commit
 from labsupport.config import LabConfig
 from labsupport.engine import Engine
 from labsupport.errors import ManifestUnknown
@@ -25,8 +26,8 @@ from tests.conftest import cli_build
 RUN = uuid.uuid4().hex[:6]
 PREFIX = f"hg-{RUN}"
 APPS = Path(__file__).resolve().parents[2] / "notebooks" / "apps"
-COMMIT = f"abc{RUN[:4]}"  # a commit-id tag: 7 hex characters, never digits only
-OTHER_COMMIT = f"def{RUN[:4]}"
+COMMIT = lesson_commit()  # the commit tag lessons 08 and 10 make: HEAD's id at the course's length
+OTHER_COMMIT = f"def{RUN[:4]}"  # another commit-id tag: 7 hex characters, never digits only
 made: set[str] = set()  # local tags made here
 made_ids: set[str] = set()  # local images made or pulled here: each holds this run's label or content
 

@@ -25,6 +25,7 @@ import pytest
 
 from labsupport.checks import caching, images, push, tagging
 from labsupport.checks.base import HELLO_GREETING, run_check
+from labsupport.checks.fixes import login_command
 from labsupport.config import LabConfig
 from labsupport.dockercli import builds_with_buildkit, has_buildx
 from labsupport.dockerconfig import Credential
@@ -34,6 +35,7 @@ from labsupport.lessons.reset import reset_all, reset_exercise
 from labsupport.progress import ProgressLog
 from labsupport.registry import RegistryClient
 from tests.conftest import cli_build, free_port, fresh_build_cache
+from tests.conftest import run_hint as run_printed
 
 pytestmark = pytest.mark.docker
 RUN = uuid.uuid4().hex[:6]
@@ -277,6 +279,21 @@ def test_tag_mistakes(tag_config, source, wrong, code):
     assert name.split(":")[0].split("/")[-1] in result.message
 
 
+def test_tag_wrong_name_among_several_lab_names(tag_config, source):
+    """A leftover lab name of the image (lesson 08's `multi:1.0-amd64`) is not blamed for the learner's attempt
+    at the exercise's name; the hint, run as printed, makes the check pass."""
+    leftover = f"{tag_config.registry}/{tag_config.learner}/multi:1.0-amd64"
+    attempt = f"{tag_config.learner}/hello-lab:1.0"
+    tag(source, leftover)
+    tag(source, attempt)
+    result = check("tagging.tag", tag_config)
+    assert_mistake(result, "missing-host", tagging.tag_command(tag_config))
+    assert attempt in result.message and "multi" not in result.message
+    run_hint(result.hint, tag_config)
+    made_tags.add(tagging.target_ref(tag_config))
+    assert check("tagging.tag", tag_config).passed
+
+
 def test_tag_points_at_another_image(tag_config, source, docker_client, tmp_path):
     build(docker_client, tag_config, app_copy(tmp_path, "0.9"), tagging.target_ref(tag_config))
     assert_mistake(check("tagging.tag", tag_config), "different-image", tagging.tag_command(tag_config))
@@ -404,6 +421,46 @@ def test_push_then_rebuilt(pushing, docker_client, tmp_path, retagged):
     result = check("push.pushed", pushing)
     assert_mistake(result, "layers-differ", f"docker push {target}")
     assert ("docker tag" in result.hint) is not retagged
+    assert "rebuilt after the push" in result.message
+    run_hint(result.hint, pushing)                # the hint, as printed, pushes the new build
+    after = check("push.pushed", pushing)
+    assert after.passed, str(after)
+
+
+def test_push_before_login_hints_the_login_then_the_push(lab, admin, logged_out_docker_config_dir,
+                                                          docker_client):
+    """Pushing before logging in fails; the check names the login lesson 04 teaches (not the same push again,
+    which would fail the same way: a loop), and its hint, run as printed, logs in, pushes and passes."""
+    config = lab.config
+    build(docker_client, config, APP, images.local_ref("1.0"))
+    target = tagging.target_ref(config)
+    tag(images.local_ref("1.0"), target)
+    refused = subprocess.run(["docker", "push", target], capture_output=True, text=True, timeout=180,
+                             check=False)
+    assert refused.returncode != 0, refused.stdout
+    result = check("push.pushed", config)
+    assert_mistake(result, "not-logged-in", login_command(config), f"docker push {target}")
+    assert result.hint.index("--password-stdin") < result.hint.index("docker push")
+    assert lab.password() not in result.hint + result.message
+    run_hint(result.hint, config)
+    after = check("push.pushed", config)
+    assert after.passed, str(after)
+    assert check("login.logged-in", config).passed
+
+
+def test_push_before_login_and_before_tagging_keeps_the_first_cause(lab, admin, logged_out_docker_config_dir,
+                                                                     docker_client):
+    """Not tagged and not logged in: the first cause (no lab name) is named, and the hint tags, logs in and
+    pushes; run as printed, the check passes."""
+    config = lab.config
+    build(docker_client, config, APP, images.local_ref("1.0"))
+    result = check("push.pushed", config)
+    assert_mistake(result, "not-tagged", tagging.tag_command(config), login_command(config),
+                   f"docker push {tagging.target_ref(config)}")
+    run_hint(result.hint, config)
+    made_tags.add(tagging.target_ref(config))
+    after = check("push.pushed", config)
+    assert after.passed, str(after)
 
 
 def test_push_raises_when_the_registry_is_down(lab_config):
@@ -512,9 +569,9 @@ def test_caching_app_copied_before_the_slow_step(cached, docker_client, tmp_path
 
 
 def run_hint(hint: str, config: LabConfig) -> None:
-    """Run a check's hint as printed, in a shell, as a learner pastes it; fail with its output if it fails."""
-    done = subprocess.run(hint, shell=True, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, f"the hint failed: {hint}\n{done.stdout[-800:]}{done.stderr[-1500:]}"
+    """Run a check's hint as printed, in a shell, as a learner pastes it (tests.conftest.run_hint: the venv's
+    bin on PATH, the lab's LAB_* variables); the tags it may make are removed after the test."""
+    run_printed(hint, config)
     for tag_ in ("1.0", "1.1"):
         made_tags.update({images.local_ref(tag_), tagging.target_ref(config, tag_)})
 

@@ -18,7 +18,9 @@ from labsupport.engine import Engine
 from labsupport.errors import LabError, ManifestInvalid
 from labsupport.lessons import handmade
 from labsupport.lessons.production import assemble_index
+from labsupport.refs import COMMIT_TAG_LENGTH
 from labsupport.registry import MANIFEST_V2
+from tests.conftest import run_hint
 
 from .lessons_07_10 import (
     APPS,
@@ -150,7 +152,7 @@ def test_tags_none_of_the_three(lab_of, release):
 def test_tags_without_a_commit_tag(lab_of, release):
     release(a=("1.2.0", "1.2"))
     result = check("production.tags", lab_of)
-    assert_mistake(result, "missing-tag", lab_of, "git rev-parse --short HEAD")
+    assert_mistake(result, "missing-tag", lab_of, f"docker push {lab_of.ref('hello-lab', COMMIT)}")
     assert "commit" in result.message and "1.2.0" not in result.message.split(";")[0]
 
 
@@ -173,10 +175,24 @@ def test_tags_minor_tag_on_another_digest(lab_of, release):
 
 
 def test_tags_commit_tag_on_another_digest(lab_of, release):
-    release(a=("1.2.0", "1.2"), b=(OTHER_COMMIT,))
+    release(a=("1.2.0", "1.2"), b=(COMMIT,))
     result = check("production.tags", lab_of)
-    assert_mistake(result, "different-digests", lab_of, "git rev-parse")
-    assert OTHER_COMMIT in result.message
+    assert_mistake(result, "different-digests", lab_of, f"docker push {lab_of.ref('hello-lab', COMMIT)}")
+    assert COMMIT in result.message
+
+
+def test_tags_a_7_character_commit_tag_is_not_the_lessons_12(lab_of, release):
+    """The lesson tags with 12 characters of HEAD's id: a shorter (or another) commit tag on the right digest
+    does not pass, and the hint, run as printed, makes the lesson's tag and the check pass."""
+    release(a=("1.2.0", "1.2", OTHER_COMMIT), b=(COMMIT,))
+    result = check("production.tags", lab_of)
+    assert_mistake(result, "different-digests", lab_of, f"docker tag {lab_of.ref('hello-lab', '1.2.0')} "
+                   f"{lab_of.ref('hello-lab', COMMIT)}")
+    assert len(COMMIT) >= COMMIT_TAG_LENGTH
+    run_hint(result.hint, lab_of)
+    after = check("production.tags", lab_of)
+    assert after.passed, str(after)
+    assert COMMIT in after.message
 
 
 def test_tags_on_one_digest_pass(lab_of, release, admin):

@@ -11,6 +11,7 @@ import pytest
 
 from labsupport import secrets
 from labsupport.checks import capstone as capstone_check
+from labsupport.checks.production import lesson_commit
 from labsupport.engine import Engine
 
 from .lessons_07_10 import (
@@ -74,7 +75,8 @@ def test_capstone_app_files_constant_matches_the_app_folder():
 
 def test_capstone_missing(lab_of, ship):
     assert_mistake(
-        check("capstone.ship", lab_of), "capstone-missing", lab_of, "docker build", "git rev-parse"
+        check("capstone.ship", lab_of), "capstone-missing", lab_of, "docker build",
+        f"capstone:{lesson_commit(APPS / 'capstone')}"
     )
 
 

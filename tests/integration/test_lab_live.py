@@ -15,11 +15,13 @@ import uuid
 import httpx
 import pytest
 
+from labsupport.checks.base import run_check
+from labsupport.checks.fixes import LAB_UP, login_command
 from labsupport.config import LabConfig
 from labsupport.doctor import FAIL, OK, diagnose
 from labsupport.errors import PortInUse
 from labsupport.lab import Lab
-from tests.conftest import free_port, lab_env, new_docker_config
+from tests.conftest import free_port, lab_env, new_docker_config, run_hint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -123,7 +125,7 @@ def test_doctor_reports_a_stopped_registry_with_its_fix(private_lab, docker_clie
     docker_client.containers.get(private_lab.config.container).stop(timeout=2)
     findings = {f.name: f for f in diagnose(private_lab.config)}
     assert findings["registry"].status == FAIL
-    assert findings["registry"].fix == "labsupport up"
+    assert findings["registry"].fix == LAB_UP
     assert findings["v2"].status == FAIL
     result = cli(private_lab.config, "doctor", "--json")
     assert result.returncode == 1
@@ -236,7 +238,20 @@ def test_doctor_warns_when_the_login_is_for_127_0_0_1_but_the_lab_is_localhost(l
     findings = {f.name: f for f in diagnose(lab.config)}
     assert findings["login"].status == "warn"
     assert alias in findings["login"].detail and "different keys" in findings["login"].detail
-    assert findings["login"].fix.startswith(f"docker login {lab.config.registry}")
+    assert findings["login"].fix == login_command(lab.config)
+
+
+def test_doctor_login_fix_is_the_checks_and_run_as_printed_logs_in(lab, logged_out_docker_config_dir):
+    """Logged out: doctor's login fix is the one login.logged-in and push.pushed give (lesson 04's
+    `--password-stdin`, never an interactive prompt), and run as printed it makes both doctor and the check
+    pass."""
+    findings = {f.name: f for f in diagnose(lab.config)}
+    assert findings["login"].status == "warn"
+    assert findings["login"].fix == login_command(lab.config)
+    assert run_check("login.logged-in", config=lab.config).hint == findings["login"].fix
+    run_hint(findings["login"].fix, lab.config)
+    assert {f.name: f for f in diagnose(lab.config)}["login"].status == OK
+    assert run_check("login.logged-in", config=lab.config).passed
 
 
 def test_the_registry_container_becomes_healthy(lab, docker_client):

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from labsupport import course
-from labsupport.checks import base, caching, images, login, push, setup, tagging
+from labsupport.checks import base, caching, fixes, images, login, push, setup, tagging
 from labsupport.config import LabConfig
+from labsupport.doctor import _credential as doctor_login
 from labsupport.errors import UnknownExercise
 from labsupport.lessons.reset import ResetReport, local_names, reset_exercise
 from labsupport.model import Blob, RemoteView
@@ -111,6 +112,15 @@ def test_nearest_mistake_prefers_the_closest_attempt(config):
     assert tagging.nearest_mistake(["hello-lab:1.0"], config, skip=["hello-lab:1.0"]) is None
 
 
+def test_nearest_mistake_names_the_attempt_not_an_unrelated_lab_name(config):
+    names = ["localhost:5000/alice/multi:1.0-amd64", "alice/hello-lab:1.0"]
+    code, why = tagging.nearest_mistake(names, config)
+    assert code == "missing-host" and "alice/hello-lab:1.0" in why and "multi" not in why
+    names = ["localhost:5000/alice/multi:1.0-amd64", "127.0.0.1:5000/alice/hello-lab:1.0"]
+    assert tagging.nearest_mistake(names, config)[0] == "wrong-host"
+    assert tagging.nearest_mistake(["localhost:5000/alice/multi:1.0-amd64"], config)[0] == "wrong-repository"
+
+
 def test_tag_command_uses_the_learners_names(config):
     assert tagging.tag_command(config) == "docker tag hello-lab:1.0 localhost:5000/alice/hello-lab:1.0"
 
@@ -128,6 +138,24 @@ def test_login_command_pipes_the_password(config):
     command = login.login_command(config)
     assert command.endswith("docker login localhost:5000 -u alice --password-stdin")
     assert command.startswith("labsupport credentials --password |")
+
+
+def test_login_then_puts_the_login_before_the_first_push():
+    login_line = "labsupport credentials --password | docker login r -u a --password-stdin"
+    assert fixes.login_then(login_line, "docker push r/a/x:1") == f"{login_line} && docker push r/a/x:1"
+    assert (fixes.login_then(login_line, "docker tag x r/a/x:1 && docker push r/a/x:1 && docker push r/a/x:2")
+            == f"docker tag x r/a/x:1 && {login_line} && docker push r/a/x:1 && docker push r/a/x:2")
+    assert fixes.login_then(login_line, "docker build .") == f"{login_line} && docker build ."
+
+
+def test_doctor_states_the_checks_login_fix(config, monkeypatch, tmp_path):
+    """One text for one fix: doctor's login line is the checks' (no interactive `docker login -u`)."""
+    folder = tmp_path / "empty-docker-config"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+    finding = doctor_login(config)
+    assert finding.fix == login.login_command(config) == fixes.login_command(config)
 
 
 # -- setup ---------------------------------------------------------------------------------------------------

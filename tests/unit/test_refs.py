@@ -335,3 +335,17 @@ def test_constructor_raises_only_invalid_reference(host: object, repository: obj
     except InvalidReference:
         return
     assert refs.parse(str(ref)) == ref
+
+
+# -- the course's commit tag ---------------------------------------------------------------------------------
+
+def test_commit_tag_has_the_courses_length():
+    full = "0123456789abcdef0123456789abcdef01234567"
+    assert refs.commit_tag(full) == full[:refs.COMMIT_TAG_LENGTH] == "0123456789ab"
+    assert refs.is_commit_tag(refs.commit_tag(full))
+
+
+def test_commit_tag_of_digits_only_takes_more_characters():
+    full = "123456789012345a" + "0" * 24
+    assert refs.commit_tag(full) == "123456789012345a"
+    assert refs.commit_tag("1" * 40) == "1" * 40
