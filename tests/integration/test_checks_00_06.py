@@ -532,6 +532,20 @@ def test_caching_without_1_0_in_the_registry(cached, docker_client, tmp_path):
                    f"docker push {tagging.target_ref(cached, '1.0')}")
 
 
+def test_caching_push_of_1_1_before_login_hints_the_login_then_the_push(cached, docker_client, tmp_path):
+    """1.0 pushed, then logged out, 1.1 built: the check names the missing login (a push would fail with `no
+    basic auth credentials`), and its hint, run as printed, logs in, pushes 1.1 and passes."""
+    push_version(cached, docker_client, APP, "1.0")
+    build(docker_client, cached, app_copy(tmp_path, "1.1"), images.local_ref("1.1"))
+    docker_cli("logout", cached.registry)
+    result = check("caching.minimal-upload", cached)
+    assert_mistake(result, "not-logged-in", login_command(cached), f"docker push {tagging.target_ref(cached, '1.1')}")
+    assert result.hint.index("--password-stdin") < result.hint.index("docker push")
+    run_hint(result.hint, cached)
+    after = check("caching.minimal-upload", cached)
+    assert after.passed, str(after)
+
+
 def test_caching_1_1_not_pushed(cached, docker_client, tmp_path):
     push_version(cached, docker_client, APP, "1.0")
     assert_mistake(check("caching.minimal-upload", cached), "not-pushed", "echo 1.1 >",
