@@ -198,18 +198,21 @@ def _valid(record: Any) -> bool:
     return record.get("kind") == "prediction" and isinstance(record.get("id"), str) and "answer" in record
 
 
-def _log(config: LabConfig | None) -> ProgressLog:
-    return ProgressLog((config or LabConfig.from_env()).progress_file)
+def _log(config: LabConfig | None, *, writing: bool = False) -> ProgressLog:
+    config = config or LabConfig.from_env()
+    if writing:
+        config.ensure_state_dir()  # an unusable LAB_STATE_DIR is one line naming it, not an OSError
+    return ProgressLog(config.progress_file)
 
 
 def record_attempt(result: CheckResult, *, config: LabConfig | None = None) -> None:
     """Record a check attempt in the lab's progress file."""
-    _log(config).record_attempt(result)
+    _log(config, writing=True).record_attempt(result)
 
 
 def record_prediction(prediction_id: str, answer: Any, *, config: LabConfig | None = None) -> None:
     """Record a learner's prediction in the lab's progress file."""
-    _log(config).record_prediction(prediction_id, answer)
+    _log(config, writing=True).record_prediction(prediction_id, answer)
 
 
 def done(*, config: LabConfig | None = None) -> set[str]:
