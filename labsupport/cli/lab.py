@@ -34,7 +34,7 @@ def _up(args: argparse.Namespace) -> int:
     config = lab.config
     print(f"The lab registry is up at {config.registry} (user {config.learner}).")
     print(f"Next: docker login {config.registry} -u {config.learner}   "
-          "(the password: labsupport credentials), or open notebooks/00-setup.ipynb")
+          "(the password: labsupport credentials), or labsupport lab (your copies of the lessons)")
     return 0
 
 
