@@ -23,6 +23,9 @@ from tornado.websocket import websocket_connect
 from labsupport.cli.jupyterlab import prepare_course
 from labsupport.jupyter import start_jupyterlab, stop_process, venv_bin
 
+#: A terminal's control sequences (bracketed paste, colours, titles), removed before reading its output.
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)")
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now (never 8888)."""
@@ -91,13 +94,17 @@ async def _type(course: ServedCourse, name: str, command: str, until: str, timeo
     output = ""
     try:
         await connection.write_message(json.dumps(["stdin", command + "\r"]))
-        finished = re.compile(rf"^{re.escape(until)}\r?$", re.MULTILINE)
+        finished = re.compile(rf"^{re.escape(until)}$", re.MULTILINE)  # the echo's line, not the typed one
         deadline = time.monotonic() + timeout
-        while not finished.search(output):
+        while not finished.search(_plain(output)):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no {until!r} line from the terminal within {timeout} s:\n{output}")
-            message = await asyncio.wait_for(connection.read_message(), timeout=left)
+            try:
+                message = await asyncio.wait_for(connection.read_message(), timeout=left)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"no {until!r} line from the terminal within {timeout} s:\n"
+                                     f"{_plain(output)}") from None
             if message is None:
                 raise AssertionError(f"the terminal closed:\n{output}")
             kind, *data = json.loads(message)
@@ -105,7 +112,12 @@ async def _type(course: ServedCourse, name: str, command: str, until: str, timeo
                 output += data[0]
     finally:
         connection.close()
-    return output
+    return _plain(output)
+
+
+def _plain(output: str) -> str:
+    """A terminal's output as text: no control sequences, no carriage returns."""
+    return _ANSI.sub("", output).replace("\r", "")
 
 
 def in_terminal(course: ServedCourse, command: str, timeout: float = 60) -> str:

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from labsupport.cli.jupyterlab import prepare_course
 from labsupport.errors import LabError, NotebookError
 from labsupport.release import (
     RECORD_DIR,
@@ -254,3 +255,15 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_naming_the_option(tmp_
         release_folder(src, tmp_path / "file" / "sub", option="--out")
     assert caught.value.message.startswith("--out: cannot make the folder")
     assert "\n" not in caught.value.message and "--out" in caught.value.fix
+
+
+def test_labsupport_labs_preparation_twice_keeps_a_learners_edit_of_the_real_lessons(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_COURSE_DIR", str(tmp_path / "my-course"))
+    folder, lines = prepare_course()
+    assert folder == tmp_path / "my-course" and lines == []
+    assert (folder / "00-setup.ipynb").is_file() and (folder / "apps" / "hello" / "Dockerfile").is_file()
+    edit_copy(folder / "01-images.ipynb", "# my note")
+    (folder / "apps" / "hello" / "hello.sh").write_text("echo mine\n")
+    assert prepare_course()[1] == []            # the source did not change: nothing written beside
+    assert nbformat.read(folder / "01-images.ipynb", as_version=4).cells[1].source.endswith("# my note")
+    assert (folder / "apps" / "hello" / "hello.sh").read_text() == "echo mine\n"
