@@ -42,8 +42,8 @@ def terminal_path(env: Mapping[str, str], bin_dir: Path) -> str:
 def terminal_shell(state_dir: Path, bin_dir: Path, shell: str | None = None) -> list[str] | None:
     """The shell command of JupyterLab's terminals (None on Windows: JupyterLab's PowerShell keeps its PATH).
 
-    Writes the start-up file into `state_dir`: the learner's ~/.bashrc when the shell is bash, then `bin_dir`
-    first on PATH.
+    Writes the start-up file into `state_dir`: bash's own start-up files when the shell is bash, then
+    `bin_dir` first on PATH.
     """
     if os.name == "nt":
         return None
@@ -51,7 +51,11 @@ def terminal_shell(state_dir: Path, bin_dir: Path, shell: str | None = None) -> 
     rc = state_dir / TERMINAL_RC
     rc.write_text("# Made by `labsupport lab` for JupyterLab's terminals: your own start-up file, then the\n"
                   "# course's venv first on PATH so that `labsupport` is found.\n"
-                  'if [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n'
+                  "# (bash's --rcfile stands in for both of its own: the system's and ~/.bashrc)\n"
+                  'if [ -n "$BASH_VERSION" ]; then\n'
+                  '  if [ -f /etc/bash.bashrc ]; then . /etc/bash.bashrc; fi\n'
+                  '  if [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n'
+                  'fi\n'
                   f'PATH={shlex.quote(str(bin_dir))}:"$PATH"; export PATH\n', encoding="utf-8")
     if Path(shell).name == "bash":
         return [shell, "--rcfile", str(rc), "-i"]

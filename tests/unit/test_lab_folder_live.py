@@ -4,12 +4,13 @@ folder of released copies and the apps, never the answer key, and its terminals 
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import nbformat
 import pytest
 
 from labsupport.config import repo_root
-from labsupport.jupyter import venv_bin
+from labsupport.jupyter import TERMINAL_RC, terminal_shell, venv_bin
 from labsupport.release import BEGIN_SOLUTION
 from tests.coursejupyter import in_terminal, served_course
 
@@ -52,3 +53,15 @@ def test_a_terminal_of_the_lab_finds_the_venvs_labsupport(tmp_path, shell):
     with served_course(tmp_path, {"SHELL": shutil.which(shell)}) as course:
         output = in_terminal(course, "command -v labsupport")
     assert f"{venv_bin() / 'labsupport'}" in output.replace("\r", ""), output
+
+
+@pytest.mark.skipif(not shutil.which("sh"), reason="no POSIX sh here")
+def test_the_terminals_start_up_file_puts_the_venv_first_even_after_a_path_reset(tmp_path):
+    bin_dir = tmp_path / "venv bin"
+    shell = terminal_shell(tmp_path, bin_dir, "/bin/sh")
+    assert shell == ["/bin/sh", "-i"]
+    done = subprocess.run(["sh", "-c", f'PATH=/usr/bin:/bin; . "{tmp_path / TERMINAL_RC}"; echo "$PATH"'],
+                          capture_output=True, text=True, check=True, env={"HOME": str(tmp_path)})
+    assert done.stdout.strip() == f"{bin_dir}:/usr/bin:/bin"
+    assert terminal_shell(tmp_path, bin_dir, "/usr/bin/bash") == ["/usr/bin/bash", "--rcfile",
+                                                                   str(tmp_path / TERMINAL_RC), "-i"]
