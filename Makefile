@@ -14,9 +14,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## Start the registry and open JupyterLab on notebooks/00-setup.ipynb (Ctrl-C stops JupyterLab).
+## Start the registry and open JupyterLab on your copies of the lessons, my-course/00-setup.ipynb (Ctrl-C stops
+## JupyterLab). Instructors: `make lab SOLUTIONS=1` serves notebooks/, the answer key, instead.
 lab: $(VENV)/.installed
-	$(BIN)/labsupport lab
+	$(BIN)/labsupport lab $(if $(SOLUTIONS),--solutions)
 
 ## Run every test: unit, integration on the real engine and registry, notebooks, browser.
 test: $(VENV)/.installed

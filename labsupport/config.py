@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, LabError
 from .refs import is_path_component
 
 #: The public images a learner's machine pulls; CI and offline classrooms set lab-made ones instead.
@@ -30,6 +30,47 @@ def repo_root() -> Path:
     if (here / "notebooks").is_dir() or (here / "pyproject.toml").is_file():
         return here
     return Path.cwd()
+
+
+#: The learner's folder at the checkout's root (LAB_COURSE_DIR): the learner copies and the apps they use.
+COURSE_FOLDER = "my-course"
+
+
+def make_folder(path: Path, setting: str) -> Path:
+    """Make the folder `path` came from `setting` (a variable or an option), or one line saying what it needs."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise LabError(f"{setting}: cannot make the folder {path} ({reason}); {setting} needs a folder you can "
+                       "write to", fix=f"set {setting} to a folder you can write to (it is made if missing)") from exc
+    return path
+
+
+def course_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The learner's folder: LAB_COURSE_DIR, else my-course/ at the checkout's root (not made here)."""
+    env = os.environ if env is None else env
+    value = env.get("LAB_COURSE_DIR", "").strip()
+    try:
+        return (Path(value).expanduser() if value else repo_root() / COURSE_FOLDER).absolute()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ConfigError("LAB_COURSE_DIR", value, "a folder path (it is created if missing)") from exc
+
+
+def course_app(name: str) -> Path:
+    """A course app's folder, the one the learner works with: `apps/NAME` of the current folder (a kernel's
+    is its notebook's), else of the learner's folder, else the checkout's notebooks/apps/NAME."""
+    bases = [Path.cwd()]
+    try:
+        bases.append(course_dir())
+    except LabError:
+        pass
+    for base in bases:
+        if (base / "apps" / name).is_dir():
+            return base / "apps" / name
+    return repo_root() / "notebooks" / "apps" / name
 
 
 def learner_from_user(user: str) -> str:
@@ -117,6 +158,10 @@ class LabConfig:
         """An exercise reference in the learner's namespace: `<registry>/<learner>/<repository>[:tag]`."""
         base = f"{self.registry}/{self.learner}/{repository}"
         return f"{base}:{tag}" if tag else base
+
+    def ensure_state_dir(self) -> Path:
+        """Make the state folder, or one line naming LAB_STATE_DIR and what it needs."""
+        return make_folder(self.state_dir, "LAB_STATE_DIR")
 
     @property
     def password_file(self) -> Path:

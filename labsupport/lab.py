@@ -85,6 +85,7 @@ class Credentials:
         if password and self._htpasswd_matches(password):
             return None
         outcome = "repaired" if (pw_file.exists() or ht_file.exists()) else "new"
+        self.config.ensure_state_dir()
         if len(password) < 12:  # missing, garbage ("" from stored_password) or too short: a new one
             password = secrets.token_urlsafe(18)
         self._write_private(pw_file, password + "\n")

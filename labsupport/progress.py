@@ -1,7 +1,8 @@
 """The learner's progress: an append-only JSON-lines file of check attempts and predictions.
 
-One record per line, written with a single os.write on a file opened O_APPEND (and under fcntl.flock where
-there is one), so two kernels or a notebook and a terminal can record at the same time without mixing lines.
+One record per line, written with a single os.write on a file opened O_APPEND under a lock (filelock's, on a
+`progress.jsonl.lock` beside it, on every system), so two kernels or a notebook and a terminal can record at the
+same time without mixing lines.
 A line that does not parse is skipped with a warning: a damaged file never stops a check.
 
     {"kind": "attempt", "time": "2025-01-01T10:00:00+00:00", "exercise": "push.pushed",
@@ -23,13 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from filelock import FileLock
+
 from .config import LabConfig
 from .course import EXERCISES
-
-try:
-    import fcntl
-except ImportError:  # Windows: O_APPEND single writes still keep lines whole
-    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from .checks.base import CheckResult
@@ -49,16 +47,10 @@ class ProgressRow:
 
 
 @contextmanager
-def _locked(fd: int, exclusive: bool) -> Iterator[None]:
-    """Hold an advisory lock on the open file for the block (no-op without fcntl)."""
-    if fcntl is None:
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the progress file's lock (its `.lock` file beside it) for the block: one process at a time."""
+    with FileLock(str(path) + ".lock"):
         yield
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _ends_unfinished(fd: int) -> bool:
@@ -84,16 +76,16 @@ class ProgressLog:
         """Write one record as one line with one os.write on an O_APPEND descriptor."""
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            with _locked(fd, exclusive=True):
+        with _locked(self.path):
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
                 if _ends_unfinished(fd):
                     line = b"\n" + line  # a damaged last line without its newline must not swallow this one
                 written = os.write(fd, line)
                 while written < len(line):  # only on a full disk or a signal; finish the line
                     written += os.write(fd, line[written:])
-        finally:
-            os.close(fd)
+            finally:
+                os.close(fd)
 
     def record_attempt(self, result: CheckResult) -> None:
         """Record one check attempt: when, which exercise, passed or not, and the result's code."""
@@ -107,7 +99,9 @@ class ProgressLog:
     def records(self) -> list[dict[str, Any]]:
         """Every valid record in file order; invalid lines are skipped with a warning."""
         try:
-            with open(self.path, "rb") as handle, _locked(handle.fileno(), exclusive=False):
+            if not self.path.exists():
+                return []
+            with _locked(self.path), open(self.path, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError:
             return []
@@ -161,7 +155,7 @@ class ProgressLog:
         """Remove the records of one exercise or prediction id (all records when None); returns how many."""
         if not self.path.exists():
             return 0
-        with open(self.path, "r+b") as handle, _locked(handle.fileno(), exclusive=True):
+        with _locked(self.path), open(self.path, "r+b") as handle:
             # rewritten in place under the lock, so writers waiting on the lock then append to this same file
             lines = handle.read().splitlines(keepends=True)
             kept = [] if exercise_id is None else [ln for ln in lines if not _about(ln, exercise_id)]
@@ -204,18 +198,21 @@ def _valid(record: Any) -> bool:
     return record.get("kind") == "prediction" and isinstance(record.get("id"), str) and "answer" in record
 
 
-def _log(config: LabConfig | None) -> ProgressLog:
-    return ProgressLog((config or LabConfig.from_env()).progress_file)
+def _log(config: LabConfig | None, *, writing: bool = False) -> ProgressLog:
+    config = config or LabConfig.from_env()
+    if writing:
+        config.ensure_state_dir()  # an unusable LAB_STATE_DIR is one line naming it, not an OSError
+    return ProgressLog(config.progress_file)
 
 
 def record_attempt(result: CheckResult, *, config: LabConfig | None = None) -> None:
     """Record a check attempt in the lab's progress file."""
-    _log(config).record_attempt(result)
+    _log(config, writing=True).record_attempt(result)
 
 
 def record_prediction(prediction_id: str, answer: Any, *, config: LabConfig | None = None) -> None:
     """Record a learner's prediction in the lab's progress file."""
-    _log(config).record_prediction(prediction_id, answer)
+    _log(config, writing=True).record_prediction(prediction_id, answer)
 
 
 def done(*, config: LabConfig | None = None) -> set[str]:

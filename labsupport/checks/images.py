@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import DEFAULT_BASE_IMAGE, LabConfig, repo_root
+from ..config import DEFAULT_BASE_IMAGE, LabConfig, course_app
 from ..errors import RunFailed
 from ..layers import LayerUnion, Member, member_path
 from .base import HELLO_GREETING, OK, CheckContext, CheckResult, exercise
@@ -31,8 +31,8 @@ def local_ref(tag: str = "1.0") -> str:
 
 
 def app_dir() -> Path:
-    """The hello app's folder, notebooks/apps/hello of this checkout."""
-    return repo_root() / "notebooks" / "apps" / "hello"
+    """The hello app's folder the learner works with (config.course_app)."""
+    return course_app("hello")
 
 
 def display_path(folder: Path, cwd: Path | None = None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import secrets
-from ..config import DEFAULT_BASE_IMAGE, LabConfig, repo_root
+from ..config import DEFAULT_BASE_IMAGE, LabConfig, course_app
 from ..errors import BlobUnknown, NameUnknown
 from ..history import clean_instruction
 from .base import CheckContext
@@ -23,8 +23,8 @@ _LONG_HEX = re.compile(r"[0-9a-f]{20,}")
 
 
 def app_folder(name: str) -> str:
-    """The path of a course app (notebooks/apps/NAME) as a command typed here would need it."""
-    folder = repo_root() / "notebooks" / "apps" / name
+    """The path of a course app (config.course_app) as a command typed here would need it."""
+    folder = course_app(name)
     try:
         relative = os.path.relpath(folder)
     except ValueError:  # another drive on Windows

@@ -32,7 +32,7 @@ COMMANDS: dict[str, Listed] = {
     "doctor": Listed("lab", "check everything the course needs, with fixes"),
     "credentials": Listed("lab", "show the lab registry's username and password"),
     "auth": Listed("lab", "make the lab password and htpasswd file if missing (docker compose route)"),
-    "lab": Listed("lab", "start the registry, then JupyterLab on the notebooks"),
+    "lab": Listed("jupyterlab", "start the registry, then JupyterLab on your copies of the lessons"),
     "bundle": Listed("lab", "carry the lab's images to a machine without internet"),
     "layers": Listed("images", "an image's layers against the lab registry"),
     "push": Listed("images", "push with per-layer progress and a byte report"),

@@ -1,4 +1,4 @@
-"""`labsupport up, down, status, doctor, credentials, auth, lab, bundle`: the local lab's own commands."""
+"""`labsupport up, down, status, doctor, credentials, auth, bundle`: the local lab's own commands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 from ..bundle import load_bundle, save_bundle
 from ..config import LabConfig
 from ..doctor import as_json, blocking, diagnose, report
-from ..jupyter import run_jupyterlab
 from ..lab import Credentials, Lab
 from .command import arg, command
 
@@ -35,7 +34,7 @@ def _up(args: argparse.Namespace) -> int:
     config = lab.config
     print(f"The lab registry is up at {config.registry} (user {config.learner}).")
     print(f"Next: docker login {config.registry} -u {config.learner}   "
-          "(the password: labsupport credentials), or open notebooks/00-setup.ipynb")
+          "(the password: labsupport credentials), or labsupport lab (your copies of the lessons)")
     return 0
 
 
@@ -100,19 +99,6 @@ def _auth(args: argparse.Namespace) -> int:
     print({"new": "made the lab password and htpasswd file", "repaired": "repaired the lab password files",
            None: "the lab password and htpasswd file are in place"}[made])
     return 0
-
-
-@command("lab", args=[
-    arg("--no-browser", action="store_true", help="do not open a browser"),
-    arg("--port", type=int, default=8888, help="JupyterLab's port (default 8888)"),
-    arg("--ip", default="127.0.0.1", help=argparse.SUPPRESS),
-    arg("--skip-up", action="store_true", help=argparse.SUPPRESS)])
-def _lab(args: argparse.Namespace) -> int:
-    """Start the lab registry (unless --skip-up), then JupyterLab; JupyterLab's exit code."""
-    config = LabConfig.from_env()
-    if not args.skip_up:
-        Lab(config).up(progress=_progress)
-    return run_jupyterlab(port=args.port, open_browser=not args.no_browser, ip=args.ip)
 
 
 @command("bundle", args=[arg("action", choices=["save", "load"]),

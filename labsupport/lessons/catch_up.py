@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..checks import images
-from ..config import LabConfig, repo_root
+from ..config import LabConfig, course_app
 from ..dockercli import builds_with_buildkit, login, run_docker
 from ..dockerconfig import load_credential
 from ..engine import Engine
@@ -28,9 +28,8 @@ def hello_ref() -> str:
 
 
 def app_dir(name: str = "hello") -> Path:
-    """A course app's folder: `apps/<name>` beside the notebooks (the kernel's folder), else in the checkout."""
-    here = Path.cwd() / "apps" / name
-    return here if (here / "Dockerfile").is_file() else repo_root() / "notebooks" / "apps" / name
+    """A course app's folder: the learner's copy beside the notebooks, else the checkout's (config.course_app)."""
+    return course_app(name)
 
 
 def build_hello(config: LabConfig, tag: str) -> str:

@@ -29,7 +29,7 @@ import requests
 
 from .. import refs
 from ..cards import human_bytes
-from ..config import LabConfig, repo_root
+from ..config import LabConfig, course_app
 from ..course import MythId
 from ..dockercli import run_docker
 from ..dockerconfig import Credential, config_dir
@@ -164,7 +164,7 @@ def prove_full_upload(config: LabConfig, *, image: str = HELLO_IMAGE) -> str:
 def prove_secure_by_default(config: LabConfig, *, secret_app: Path | None = None) -> str:
     """Show the lab answering in plain HTTP and, when the secret app exists, read its deleted secret back."""
     lines = [_http_evidence(config), "", _engine_exemptions(config), "", _stored_login(config)]
-    app = secret_app if secret_app is not None else repo_root() / "notebooks" / "apps" / "secret"
+    app = secret_app if secret_app is not None else course_app("secret")
     found: list[str] = []
     if (app / "Dockerfile").is_file():
         found, text = _secret_evidence(config, app)

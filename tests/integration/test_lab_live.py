@@ -22,6 +22,7 @@ from labsupport.doctor import FAIL, OK, diagnose
 from labsupport.errors import PortInUse
 from labsupport.lab import Lab
 from tests.conftest import free_port, lab_env, new_docker_config, run_hint
+from tests.coursejupyter import in_terminal, served_course
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -197,10 +198,10 @@ def test_the_compose_file_is_accepted_by_docker_compose():
         assert result.returncode == 0, result.stderr
 
 
-def test_labsupport_lab_serves_jupyterlab_and_stops_cleanly_on_ctrl_c(lab):
+def test_labsupport_lab_serves_jupyterlab_and_stops_cleanly_on_ctrl_c(lab, tmp_path):
     port = free_port()
     token = uuid.uuid4().hex
-    env = {**os.environ, **lab_env(lab.config), "JUPYTER_TOKEN": token}
+    env = {**os.environ, **lab_env(lab.config), "JUPYTER_TOKEN": token, "LAB_COURSE_DIR": str(tmp_path / "course")}
     process = subprocess.Popen([sys.executable, "-m", "labsupport.cli", "lab", "--no-browser", "--port", str(port)],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -215,6 +216,9 @@ def test_labsupport_lab_serves_jupyterlab_and_stops_cleanly_on_ctrl_c(lab):
                 time.sleep(0.5)
         assert status is not None and status.status_code == 200, process.stdout.read() if process.poll() else ""
         assert "started" in status.json()
+        root = httpx.get(f"http://127.0.0.1:{port}/api/contents", params={"token": token}, timeout=10).json()
+        names = {item["name"] for item in root["content"]}
+        assert "00-setup.ipynb" in names and "apps" in names and "notebooks" not in names   # the learner's copies
         process.send_signal(signal.SIGINT)
         try:
             code = process.wait(timeout=30)
@@ -263,3 +267,11 @@ def test_the_registry_container_becomes_healthy(lab, docker_client):
             break
         time.sleep(0.5)
     assert health == "healthy"
+
+
+def test_in_a_terminal_of_the_lab_labsupport_check_setup_registry_runs_and_passes(lab, tmp_path):
+    """The learner's route of lesson 00: a JupyterLab terminal (started as `labsupport lab` starts it, PATH
+    without the venv), `labsupport check setup.registry`."""
+    with served_course(tmp_path, {**lab_env(lab.config), "PYTHONPATH": ROOT}) as course:
+        output = in_terminal(course, "labsupport check setup.registry", timeout=120)
+    assert "setup.registry: PASSED" in output, output

@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,41 @@ def test_help_imports_no_command_module_nor_the_docker_sdk_nor_ipywidgets(argv):
                           check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def _labsupport(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`labsupport ARGS` in a subprocess, with `env` added: what a learner's terminal shows."""
+    return subprocess.run([sys.executable, "-m", "labsupport.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+
+
+def _unmakeable(tmp_path: Path) -> Path:
+    """A folder path that cannot be made on any system: its parent is a file."""
+    (tmp_path / "a-file").write_text("")
+    return tmp_path / "a-file" / "x"
+
+
+def test_an_unusable_state_folder_is_one_line_naming_lab_state_dir_without_a_traceback(tmp_path):
+    done = _labsupport("credentials", LAB_STATE_DIR=str(_unmakeable(tmp_path)))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("error: LAB_STATE_DIR: cannot make the folder ") and "needs a folder" in first
+
+
+def test_an_unusable_release_folder_is_one_line_naming_out_without_a_traceback(tmp_path):
+    done = _labsupport("release", "--out", str(_unmakeable(tmp_path)))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0].startswith("error: --out: cannot make the folder ")
+
+
+def test_an_unusable_learner_folder_is_one_line_naming_lab_course_dir_before_jupyterlab_starts(tmp_path):
+    done = _labsupport("lab", "--skip-up", "--no-browser", "--port", "1",
+                       LAB_COURSE_DIR=str(_unmakeable(tmp_path)), LAB_STATE_DIR=str(tmp_path / "state"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0].startswith("error: LAB_COURSE_DIR: cannot make the folder ")
+
+
+@pytest.mark.skipif(not Path("/proc/1").is_dir(), reason="the issue's own example needs Linux's /proc")
+def test_the_issues_examples_under_proc(tmp_path):
+    assert _labsupport("credentials", LAB_STATE_DIR="/proc/1/x").stderr.startswith("error: LAB_STATE_DIR: ")
+    assert _labsupport("release", "--out", "/proc/x").stderr.startswith("error: --out: ")
