@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "catch_up": "notebook", "build_hello": "notebook", "reset": "notebook", "app_dir": "lessons.catch_up",
     # exercises and progress
     "check": "notebook", "CheckButton": "notebook", "CourseMap": "notebook", "Predict": "notebook",
-    "MythCard": "notebook", "LabProblem": "notebook",
+    "MythCard": "notebook", "answer": "notebook", "LabProblem": "notebook",
     # images and the registry
     "show_layers": "notebook", "push": "notebook", "RegistryBrowser": "notebook",
     # what lessons look at more closely: the engine, references, the client's login, secrets, an index by hand
@@ -46,6 +46,7 @@ __all__ = [
     "Predict",
     "RegistryBrowser",
     "__version__",
+    "answer",
     "app_dir",
     "assemble_index",
     "build_hello",

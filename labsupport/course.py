@@ -1,10 +1,12 @@
-"""Pure: the course as data, stated once. Lessons, exercises, what a reset removes, the catch-up steps, myths.
+"""Pure: the course as data, stated once. Lessons, exercises, what a reset removes, the catch-up steps, myths,
+predictions.
 
 Everything else reads this module: the checks register a function for each exercise id here, reset undoes an
 exercise's `Leftovers`, catch-up runs the `catch_up` step of every exercise before a lesson, the course map
-draws `LESSONS`, progress and the workshop's board list `EXERCISES`, a myth card renders a `Myth`, and each
-myth has exactly one live proof registered under its `MythId`. Exercise ids are a public contract
-(`../shared/curriculum.md`): they never change.
+draws `LESSONS`, progress and the workshop's board list `EXERCISES`, a myth card renders a `Myth` (each myth
+has exactly one live proof registered under its `MythId`), and a `Predict("<id>")` cell asks a `Prediction`
+whose answer stays here, out of the learner's notebook, until the learner commits. Exercise ids are a public
+contract (`../shared/curriculum.md`): they never change.
 """
 
 from __future__ import annotations
@@ -217,3 +219,178 @@ def myth(myth_id: str | MythId) -> Myth:
         known = ", ".join(MYTHS)
         raise UnknownExercise(f"there is no myth {myth_id!r}; the course has: {known}",
                               fix=f"MythCard({next(iter(MYTHS)).value!r})") from None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One prediction a lesson asks before its experiment: the question, its choices (or a number), the answer
+    and why. `containerd_answer`, when set, is the answer on the containerd image store, where it differs.
+    The id starts with the lesson's number (`05.first-push-layers`); progress records the learner's answer
+    under it. A learner copy names only the id: the answer lives here, shown after the learner commits."""
+
+    id: str
+    question: str
+    choices: tuple[str, ...]
+    answer: str | int
+    explanation: str
+    containerd_answer: str | int | None = None
+
+    @property
+    def lesson(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def number(self) -> bool:
+        """Whether the learner answers with a number (no choices)."""
+        return not self.choices
+
+
+_TAG_SAME = "no, the same id"
+_CATALOG_EMPTY = "nothing yet: an empty list"
+_ONE_IMAGE = "one, with two names"
+_HTTPS_ONLY = "no: for that name the engine insists on HTTPS"
+_STILL_INSIDE = "yes: the deleted file is still inside the pushed image"
+_MOUNTED = "none: the registry already stores them under another repository"
+_BOTH_LAYERS = "the app's layer and the 1.5 MB dependency layer above it"
+_LATEST_OLD = "1.0, the image last pushed as latest"
+
+#: Every prediction of the course, in course order.
+PREDICTIONS: dict[str, Prediction] = {prediction.id: prediction for prediction in (
+    Prediction("00.v2-status", "You GET /v2/ from the lab registry without any credentials. What does it answer?",
+               ("200 OK: come in", "401 Unauthorized: who are you?", "404 Not Found: no such page"),
+               "401 Unauthorized: who are you?",
+               "The lab registry is set up with a user and password (like every hosted registry), so it refuses "
+               "anonymous requests. The 401 is not a failure: it is the registry telling the client how to log "
+               "in."),
+    Prediction("01.new-layers", "How many layers will the build add on top of the base image?", (), 2,
+               "RUN and COPY change files, so each makes a layer. CMD (like ENV, ARG, LABEL, EXPOSE) only "
+               "changes the config: it makes a history entry but no layer. FROM adds nothing of its own: it "
+               "starts from the base image's layers."),
+    Prediction("01.tag-same-id",
+               "You give hello-lab:1.0 a second name with docker tag. Does the new name get a new image id?",
+               ("yes, a new id", _TAG_SAME), _TAG_SAME,
+               "docker tag copies nothing: it adds a name that points at the same image id."),
+    Prediction("02.catalog", "What will the registry's catalog (its list of repositories) show right now?",
+               ("hello-lab", "busybox and hello-lab", _CATALOG_EMPTY), _CATALOG_EMPTY,
+               "Building stores an image in your Docker engine only. A registry holds nothing until something "
+               "is pushed to it: the engine and the registry are separate stores."),
+    Prediction("02.alice-port", "In the reference alice/web:5000, is 5000 a port of a registry host?",
+               ("yes", "no"), "no",
+               "alice has no '.' or ':' and is not localhost, so it is not a host: the reference is on "
+               "docker.io, the repository is alice/web, and 5000 is its tag. Compare localhost:5000/web, where "
+               "the ':' comes before the first '/'."),
+    Prediction("03.tag-copies",
+               "After `docker tag hello-lab:1.0 hello-lab:pointer`, how many copies of the image does the engine "
+               "keep?", (_ONE_IMAGE, "two, one per name"), _ONE_IMAGE,
+               "docker tag writes a name into the engine's list of names and points it at an image id. No layer "
+               "is copied: both names lead to the same id, so the same bytes."),
+    Prediction("04.push-before-login",
+               "Will `docker push` of your image's lab name (`<registry>/<learner>/hello-lab:1.0`) work before "
+               "you have logged in?", ("yes", "no"), "no",
+               "The lab registry, like every hosted one, requires a login for writes (a registry run with no "
+               "authentication would accept the push; ours does not). Without a login the Docker client has "
+               "nothing to send, and the push stops at the first request the registry refuses."),
+    Prediction("05.first-push-layers", "How many layers will the first push of hello-lab:1.0 upload?", (), 3,
+               "hello-lab:1.0 has 3 filesystem layers: the busybox base, the RUN step that writes the fact "
+               "file, and the COPY of the app. Steps like CMD or ENV change only the image's config, a small "
+               "JSON document sent beside the layers. Where BuildKit builds on the containerd image store, the "
+               "push lists one more row: the blob of the build's provenance attestation, which is no layer of "
+               "your image."),
+    Prediction("05.pull-same-id",
+               "After removing the image and pulling it back by digest, will it have the same image id as "
+               "before?", ("yes", "no"), "yes",
+               "The image id is a hash of the image's own content (on the classic image store, of its config; on "
+               "the containerd store, of the index or manifest the tag names), and that content travelled "
+               "unchanged. Same bytes, same hash, same id."),
+    Prediction("06.repush-layers",
+               "You push hello-lab:1.0 again, unchanged. How many of its layers will be uploaded?", (), 0,
+               "Before sending a layer, the client asks the registry whether it holds that layer's digest "
+               "(HEAD /v2/<repository>/blobs/<digest>). The registry has all of them since lesson 05, so every "
+               "layer is skipped and only the manifest, a few hundred bytes, is sent again."),
+    Prediction("06.new-version-layers", "How many layers will the push of hello-lab:1.1 upload?", (), 1,
+               "Only the COPY step reads the changed VERSION file, and it is the last step that makes a layer. "
+               "The base layer and the RUN layer come from the cache, keep their digests, and the repository "
+               "already holds them; the config and the manifest are new but are not layers. (With BuildKit on "
+               "the containerd store, the push also sends this build's new provenance attestation: a small "
+               "blob that is no layer of your image.)"),
+    Prediction("06.mount",
+               "You push hello-lab:1.0 into a brand-new repository of the same registry, learner/hello-copy. "
+               "How many bytes of layers will travel?",
+               ("all of them: the new repository has none of its layers", _MOUNTED), _MOUNTED,
+               "The engine remembers which repository of this registry it pushed (or pulled) each layer to. It "
+               "asks the registry to mount the blob from there into the new repository: one request, no bytes, "
+               "as long as your login may read the repository it comes from."),
+    Prediction("06.bad-order",
+               "With the app copied first (Dockerfile), you change one line of the app, rebuild with the cache "
+               "and push. What does the push upload?", ("only the app's small layer", _BOTH_LAYERS),
+               _BOTH_LAYERS,
+               "A cached step can only be reused when the layer below it is unchanged. The app's COPY changed, "
+               "so the RUN step above it runs again and makes a new 1.5 MB layer, which the registry has never "
+               "seen."),
+    Prediction("07.http-other-host",
+               "The engine pushes to the lab over plain HTTP as localhost. Will a push to the very same registry "
+               "work when you name it by another address, one that is not a loopback address?",
+               ("yes: same registry, same login", _HTTPS_ONLY), _HTTPS_ONLY,
+               "The engine speaks HTTPS to every registry except the ones it is told to trust without it, and by "
+               "default that list holds only the loopback network 127.0.0.0/8 (localhost qualifies by resolving "
+               "there), whose traffic never leaves the machine. Any other name must answer over HTTPS."),
+    Prediction("07.deleted-secret", "After this image is pushed, can someone who may pull it read the token?",
+               ("no: the file was deleted before the image was finished", _STILL_INSIDE), _STILL_INSIDE,
+               "Each step's layer is a tar of what that step changed. The RUN that writes /app/.env keeps it in "
+               "its layer for good; the later `rm` only adds a layer with a marker that hides the file from "
+               "containers. Every pull downloads both layers. The build argument is recorded in the image's "
+               "history as well."),
+    Prediction("08.release-digests",
+               "After pushing one image as 1.2.0, 1.2 and a commit id, how many different manifest digests do "
+               "the three tags resolve to?", (), 1,
+               "A tag is a name for a manifest, and the three pushes send the same image, so the same manifest "
+               "bytes and the same sha256. The second and third push upload nothing: they only add a name."),
+    Prediction("08.index-pull",
+               "Your machine pulls an image index that lists two platforms. How many platform images does it "
+               "download?", (), 1,
+               "The client reads the index, picks the entry whose platform matches its own OS and CPU, and "
+               "pulls that image only. The other entries stay in the registry."),
+    Prediction("08.latest",
+               "The registry holds 1.0 and 1.2.0. Then an old script pushes the repository's name without a tag, "
+               "from a machine that has only the 1.0 build. Which version does a pull of the name without a tag "
+               "give you?", ("1.2.0, the newest release", _LATEST_OLD), _LATEST_OLD,
+               "latest is whatever image was last pushed under that name. Pushing 1.2.0 never touched it, and "
+               "the push without a tag pointed it at the old build."),
+    Prediction("09.by-hand",
+               "Can docker pull and docker run use an image that no docker build ever made, written by hand as a "
+               "tar file and two JSON documents?", ("yes", "no"), "yes",
+               "Docker and the registry check content by its hash and follow the documents' structure; they "
+               "never ask what made them. Every tool that writes the right blobs and manifest makes a real "
+               "image: buildx, kaniko, ko, jib, and you, in a few minutes."),
+    Prediction("09.head-first",
+               "The push below sends the base layer (already in another of your repositories), a layer built a "
+               "moment ago, and the config. Does the engine ask HEAD (do you have it?) before sending each of "
+               "the three?", ("yes, all three", "not the new layer"), "not the new layer",
+               "A HEAD names the blob by the digest of its compressed bytes, and it depends on your image store. "
+               "The classic store knows that digest for the config and for a layer it pushed before, so it asks "
+               "about those: 200 means skip, 404 means mount or upload. A layer built a moment ago has never "
+               "been compressed there, so it opens an upload at once and learns the digest while sending. The "
+               "containerd store (Docker Desktop's) keeps every layer compressed, so it knows every digest up "
+               "front and asks HEAD for each blob, the new layer included (and, with BuildKit, for the "
+               "attestation's blobs too).", containerd_answer="yes, all three"),
+    Prediction("10.one-layer",
+               "After shipping 1.0.0, you change the app's VERSION to 1.0.1, rebuild and push. How many layers "
+               "does that push upload?", (), 1,
+               "Only the last step, the COPY of the app's files, reads VERSION. Every step before it comes from "
+               "the build cache with the same layer, which the registry already has, so the push sends that one "
+               "new layer plus a new config and manifest. (With BuildKit on the containerd store it also sends "
+               "the build's new provenance attestation, which is no layer.)"),
+)}
+
+
+def prediction(prediction_id: str) -> Prediction:
+    """The prediction with this id; an unknown id raises UnknownExercise naming the closest ones."""
+    found = PREDICTIONS.get(prediction_id.strip()) if isinstance(prediction_id, str) else None
+    if found is not None:
+        return found
+    ids = list(PREDICTIONS)
+    close = difflib.get_close_matches(str(prediction_id), ids, n=3, cutoff=0.4)
+    raise UnknownExercise(
+        f"there is no prediction {prediction_id!r}; "
+        + (f"the closest: {', '.join(close)}" if close else f"the course has: {', '.join(ids)}"),
+        fix=f'Predict("{(close or ids)[0]}")')

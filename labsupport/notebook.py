@@ -12,7 +12,7 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -225,13 +225,19 @@ def CourseMap() -> Any:
 
 
 @friendly
-def Predict(question: str, choices: Sequence[str] | None = None, *, number: bool = False,
-            answer: Any = None, explanation: str = "", tolerance: float = 0.0, key: str | None = None) -> Any:
-    """A prediction to commit to before the experiment; the committed answer is recorded in progress."""
+def Predict(prediction_id: str) -> Any:
+    """The lesson's prediction with this id, to commit to before the experiment: its answer and explanation
+    come from the course data and show only once committed; the committed answer is recorded in progress."""
 
     config = _config()
-    return Prompt(question, choices, number=number, answer=answer, explanation=explanation,
-                  tolerance=tolerance, key=key,
+    item = course.prediction(prediction_id)
+    answer, explanation = item.answer, item.explanation
+    if item.containerd_answer is not None:  # the answer depends on the learner's image store
+        store = _engine(config).info().image_store
+        answer = item.containerd_answer if store == "containerd" else item.answer
+        explanation = f"{explanation} Your engine uses the {store} image store."
+    return Prompt(item.question, item.choices or None, number=item.number, answer=answer,
+                  explanation=explanation, key=item.id,
                   record=lambda name, value: progress.record_prediction(name, value, config=config))
 
 
@@ -243,6 +249,27 @@ def MythCard(myth_id: str) -> Any:
     myth = course.myth(myth_id)
     return Card(myth, lambda: myths.prove(myth.id, config),
                 record=lambda name, value: progress.record_prediction(name, value, config=config))
+
+
+@friendly
+def answer(prediction_id: str, value: Any) -> Any:
+    """Commit a prediction, or a myth card's yes or no, without its buttons (where widgets do not show): the
+    answer is recorded and the card comes back revealed."""
+
+    if isinstance(prediction_id, str) and prediction_id.strip() in {str(item) for item in course.MYTHS}:
+        said = {"yes": True, "no": False, True: True, False: False}.get(
+            value.strip().lower() if isinstance(value, str) else value)
+        if said is None:
+            raise LabError(f"a myth card takes yes or no, not {value!r}",
+                           fix=f'answer("{prediction_id.strip()}", "yes")   (or "no")')
+        card = MythCard(prediction_id)
+        if card is not None:  # None: MythCard printed why it could not be made
+            card.predict(said)
+        return card
+    prompt = Predict(prediction_id)
+    if prompt is not None:
+        prompt.commit(value)
+    return prompt
 
 
 # -- images and the registry ----------------------------------------------------------------------------------

@@ -118,7 +118,8 @@ class MythCard(TextRepr, widgets.VBox):
         """The claim, and after a prediction the verdict, the explanation and any proof output."""
         lines = [f"Myth card [{self.myth.id}]: {self.myth.claim}"]
         if not self.revealed:
-            lines.append("  Do you think this is true? Answer Yes or No to reveal the truth.")
+            lines.append(f'  Do you think this is true? Press Yes or No, or run answer("{self.myth.id}", "yes") or '
+                         f'answer("{self.myth.id}", "no"), to reveal the truth.')
             return "\n".join(lines)
         lines.append("  " + self._verdict())
         lines.append("  " + self.myth.explanation)

@@ -81,10 +81,14 @@ class Predict(TextRepr, widgets.VBox):
         if self.committed:
             return
         if self.number:
-            value = float(value)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise LabError(f"{value!r} is not a number", fix=self.answer_calls()) from None
             value = int(value) if value.is_integer() else value
         elif value not in self.choices:
-            raise LabError(f"{value!r} is not one of the choices: {', '.join(self.choices)}")
+            raise LabError(f"{value!r} is not one of the choices: {', '.join(self.choices)}",
+                           fix=self.answer_calls())
         self.value = value
         self.committed = True
         if self._record is not None:
@@ -122,12 +126,18 @@ class Predict(TextRepr, widgets.VBox):
         return (f'<div style="border-left:4px solid {colour};padding:4px 8px">'
                 f'<div class="lab-predict-verdict"><b>{esc(self._verdict())}</b></div>{explanation}</div>')
 
+    def answer_calls(self) -> str:
+        """How to commit without the widget: the `answer(key, value)` call, one per choice."""
+        if self.number:
+            return f'answer("{self.key}", <your number>)'
+        return "   or   ".join(f'answer("{self.key}", "{choice}")' for choice in self.choices)
+
     def text(self) -> str:
         """The question, the options, and once committed the verdict and explanation."""
         options = " / ".join(self.choices) if self.choices else "a number"
         lines = [f"Predict: {self.question} ({options})"]
         if not self.committed:
-            lines.append("  Commit your prediction to see the answer.")
+            lines.append("  Commit your prediction to see the answer: " + self.answer_calls())
             return "\n".join(lines)
         lines.append("  " + self._verdict())
         if self.explanation:

@@ -36,7 +36,7 @@ def test_the_reveal_stays_out_of_the_view_until_yes_or_no(myth_id):
     card = MythCard(course.myth(myth_id), record=lambda *args: recorded.append(args))
     assert "lab-myth-reveal" not in classes_of(card)
     assert MYTHS[MythId(myth_id)].explanation not in card.text()
-    assert "Answer Yes or No" in card.text()
+    assert "Press Yes or No" in card.text()
     card.no.click()
     assert card.revealed and card.answer is False
     assert "lab-myth-reveal" in classes_of(card)
