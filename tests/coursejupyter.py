@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -22,16 +21,11 @@ from tornado.websocket import websocket_connect
 
 from labsupport.cli.jupyterlab import prepare_course
 from labsupport.jupyter import start_jupyterlab, stop_process, venv_bin
+from tests.conftest import free_port
 
 #: A terminal's control sequences (bracketed paste, colours, titles), removed before reading its output.
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)")
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (never 8888)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)

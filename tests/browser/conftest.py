@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import httpx
 import pytest
 
 from labsupport.jupyter import stop_process
-from tests.conftest import lab_env
+from tests.conftest import free_port, lab_env
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -56,12 +55,6 @@ def _unavailable(reason: str) -> None:
         pytest.fail(f"{reason} (LAB_REQUIRE_BROWSER=1)")
     pytest.skip(reason)
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
