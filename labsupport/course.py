@@ -195,8 +195,9 @@ MYTHS: dict[MythId, Myth] = {myth.id: myth for myth in (
          False,
          "A registry that is set up with authentication, like the lab's and every hosted one, answers an "
          "anonymous upload with 401 and a WWW-Authenticate challenge, and docker push stops with \"no basic "
-         "auth credentials\". Only a registry deliberately run with no authentication accepts anonymous "
-         "writes, and such a registry must never be reachable by others. Run docker login first.",
+         "auth credentials\". Only a registry run with no authentication (which is what a plain registry:2 "
+         "container does unless it is configured otherwise) accepts anonymous writes, and such a registry must "
+         "never be reachable by others. Ours asks: run docker login first.",
          "pushes from a Docker client that holds no credential for the lab registry"),
     Myth(MythId.SECURE_BY_DEFAULT,
          "Pushing is secure without further care.",
