@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,8 @@ def in_terminal(course: ServedCourse, command: str, timeout: float = 60) -> str:
     response.raise_for_status()
     name = response.json()["name"]
     try:
-        return asyncio.run(_type(course, name, f"{command}; echo DONE", "DONE", timeout))
+        # on a thread of its own: a test run may already have an event loop running on this one
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, _type(course, name, f"{command}; echo DONE", "DONE", timeout)).result()
     finally:
         httpx.delete(f"{course.url}/api/terminals/{name}", params={"token": course.token}, timeout=20)

@@ -10,8 +10,9 @@ import pytest
 from IPython.lib.pretty import pretty
 
 import labsupport
-from labsupport import notebook
+from labsupport import course, notebook
 from labsupport.checks import CheckResult
+from labsupport.engine import Engine
 from labsupport.errors import LabError, PushFailed
 from labsupport.progress import ProgressLog
 from tests.conftest import lab_env
@@ -130,15 +131,25 @@ def test_check_button_of_an_unknown_exercise_is_refused_at_once(capsys, state):
 
 
 def test_predict_records_the_committed_answer(state):
-    prompt = notebook.Predict("How many layers?", number=True, answer=2, key="01.new-layers")
+    prompt = notebook.Predict("01.new-layers")
     prompt.commit(3)
     assert [(r["id"], r["answer"]) for r in state.predictions()] == [("01.new-layers", 3)]
     assert "not quite" in repr(prompt)
 
 
-def test_predict_with_bad_arguments_prints_the_fix(capsys, state):
-    assert notebook.Predict("Which?") is None
-    assert "Predict needs either choices or number=True" in capsys.readouterr().out
+def test_predict_with_an_unknown_id_prints_the_closest_as_its_fix(capsys, state):
+    assert notebook.Predict("01.new-layer") is None
+    out = capsys.readouterr().out
+    assert "there is no prediction '01.new-layer'" in out and 'fix: Predict("01.new-layers")' in out
+
+
+def test_a_prediction_that_depends_on_the_image_store_takes_the_answer_of_this_engine(state, docker_client):
+    store = Engine(docker_client).info().image_store
+    item = course.PREDICTIONS["09.head-first"]
+    prompt = notebook.Predict("09.head-first")
+    assert prompt.answer == (item.containerd_answer if store == "containerd" else item.answer)
+    prompt.commit(prompt.answer)
+    assert prompt.correct is True and f"Your engine uses the {store} image store." in repr(prompt)
 
 
 def test_myth_card_records_the_prediction_and_proves_through_myths(state, monkeypatch):
@@ -198,7 +209,6 @@ def test_catch_up_rebuilds_a_hello_lab_that_buildkits_cache_does_not_hold(lab_ke
     no result BuildKit holds, so a new version would not reuse it, and catch-up builds 1.0 again. The classic
     builder's cache is the images themselves: there the image is found as it is."""
     from labsupport.dockercli import builds_with_buildkit
-    from labsupport.engine import Engine
 
     config, engine = notebook.lab_config(), Engine(docker_client)
     made = subprocess.run(["docker", "build", "-q", "--no-cache", "-t", "hello-lab:1.0", "--build-arg",

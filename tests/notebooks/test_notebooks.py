@@ -62,7 +62,7 @@ def test_released_notebooks_run_and_check_politely(lab, kernel_env, known_secret
     """Released notebooks (solutions stubbed) run without errors; checks answer with a result or a fix."""
     released = release_folder(NOTEBOOKS, tmp_path / "released")
     names = [path.name for path in source_notebooks()]
-    assert sorted(path.name for path in released if path.name in names) == names
+    assert sorted(item.path.name for item in released if item.path.name in names) == names
     executed = tmp_path / "executed"
     seconds = run_execute([tmp_path / "released" / name for name in names], executed, kernel_env)
     assert set(seconds) == set(names)
